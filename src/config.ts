@@ -1,0 +1,129 @@
+/**
+ * Server configuration from flags and environment (flags win), decoded by io-ts with defaults.
+ * A bad value stops start-up with a message naming the variable or flag.
+ */
+import { parseArgs } from 'node:util'
+import * as E from 'fp-ts/lib/Either.js'
+import * as t from 'io-ts'
+import { validateTopicFilter } from './mqtt/topic.js'
+import { parseConnectionString } from './mqtt/url.js'
+
+export interface Config {
+  /** Default broker: its session is opened on first use when a tool leaves out session_id. */
+  readonly mqttUrl: string | undefined
+  readonly mqttUsername: string | undefined
+  readonly mqttPassword: string | undefined
+  readonly readOnly: boolean
+  /** Topic filters the model may publish to; empty means anywhere (unless read-only). */
+  readonly publishAllow: readonly string[]
+  readonly maxSessions: number
+  /** Idle time after which a session is closed, in seconds, counted from its last use. */
+  readonly sessionTtlSeconds: number
+  /** Upper bound of any tool result, in characters. */
+  readonly outputBudgetChars: number
+  /** Largest payload mqtt_publish_message accepts, in bytes. */
+  readonly maxPayloadBytes: number
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
+  /** Start the embedded broker and simulated fleet, and point the default session at it. */
+  readonly demo: boolean
+}
+
+/** One setting: its flag, its environment variable, and the codec that decodes its string form. */
+interface Setting<A> {
+  readonly flag: string
+  readonly env: string
+  readonly codec: t.Type<A, unknown, unknown>
+  readonly fallback: A
+  readonly help: string
+}
+
+const fromString = <A>(name: string, parse: (s: string) => A | undefined): t.Type<A, unknown, unknown> =>
+  new t.Type<A, unknown, unknown>(
+    name,
+    (_u): _u is A => true,
+    (u, c) => {
+      if (typeof u !== 'string') return t.failure(u, c, name)
+      const a = parse(u.trim())
+      return a === undefined ? t.failure(u, c, name) : t.success(a)
+    },
+    (a) => a,
+  )
+
+const boolean = fromString('true or false (also 1/0, yes/no, on/off)', (s) =>
+  /^(1|true|yes|on)$/i.test(s) ? true : /^(0|false|no|off|)$/i.test(s) ? false : undefined,
+)
+const intIn = (min: number, max: number) =>
+  fromString(`an integer from ${min} to ${max}`, (s) => {
+    const n = /^\d+$/.test(s) ? Number(s) : NaN
+    return Number.isInteger(n) && n >= min && n <= max ? n : undefined
+  })
+const text = fromString('a string', (s) => (s === '' ? undefined : s))
+const brokerUrl = fromString('a broker URL such as mqtt://host:1883', (s) =>
+  s === '' ? undefined : E.isRight(parseConnectionString(s)) ? s : undefined,
+)
+const filters = fromString<readonly string[]>('comma-separated MQTT topic filters such as sensors/#,cmd/+/set', (s) => {
+  const list = s.split(',').map((f) => f.trim()).filter((f) => f !== '')
+  return list.every((f) => E.isRight(validateTopicFilter(f))) ? list : undefined
+})
+const logLevel = fromString('one of debug, info, warn, error, silent', (s) =>
+  ['debug', 'info', 'warn', 'error', 'silent'].includes(s) ? (s as Config['logLevel']) : undefined,
+)
+
+const settings: { readonly [K in keyof Config]: Setting<Config[K]> } = {
+  mqttUrl: { flag: 'mqtt-url', env: 'MQTT_URL', codec: brokerUrl as t.Type<string | undefined, unknown>, fallback: undefined, help: 'default broker, e.g. mqtt://user:pass@host:1883' },
+  mqttUsername: { flag: 'mqtt-username', env: 'MQTT_USERNAME', codec: text as t.Type<string | undefined, unknown>, fallback: undefined, help: 'username for the default broker' },
+  mqttPassword: { flag: 'mqtt-password', env: 'MQTT_PASSWORD', codec: text as t.Type<string | undefined, unknown>, fallback: undefined, help: 'password for the default broker (prefer the environment over the flag)' },
+  readOnly: { flag: 'read-only', env: 'MQTT_MCP_READ_ONLY', codec: boolean, fallback: false, help: 'refuse every publish and retained clear' },
+  publishAllow: { flag: 'publish-allow', env: 'MQTT_MCP_PUBLISH_ALLOW', codec: filters, fallback: [], help: 'comma-separated topic filters the model may publish to (default: anywhere)' },
+  maxSessions: { flag: 'max-sessions', env: 'MQTT_MCP_MAX_SESSIONS', codec: intIn(1, 100), fallback: 5, help: 'open sessions at most' },
+  sessionTtlSeconds: { flag: 'session-ttl-seconds', env: 'MQTT_MCP_SESSION_TTL_SECONDS', codec: intIn(1, 604800), fallback: 3600, help: 'idle seconds before a session is closed' },
+  outputBudgetChars: { flag: 'output-budget-chars', env: 'MQTT_MCP_OUTPUT_BUDGET_CHARS', codec: intIn(2000, 10_000_000), fallback: 60000, help: 'largest tool result, in characters' },
+  maxPayloadBytes: { flag: 'max-payload-bytes', env: 'MQTT_MCP_MAX_PAYLOAD_BYTES', codec: intIn(1, 268_435_455), fallback: 1_048_576, help: 'largest payload to publish, in bytes' },
+  logLevel: { flag: 'log-level', env: 'MQTT_MCP_LOG_LEVEL', codec: logLevel, fallback: 'info', help: 'stderr log level: debug, info, warn, error, silent' },
+  demo: { flag: 'demo', env: 'MQTT_MCP_DEMO', codec: boolean, fallback: false, help: 'start the embedded demo broker with simulated devices' },
+}
+
+const booleanFlags = new Set(['read-only', 'demo'])
+
+export type ConfigResult = E.Either<string, Config | { readonly help: string } | { readonly version: true }>
+
+/** Decodes argv (without node and script) and env into a Config, or a message naming the bad setting. */
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ConfigResult {
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, version: { type: 'boolean' } }
+  for (const s of Object.values(settings)) options[s.flag] = { type: booleanFlags.has(s.flag) ? 'boolean' : 'string' }
+  let values: Record<string, string | boolean | undefined>
+  try {
+    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as typeof values
+  } catch (e) {
+    return E.left(`${(e as Error).message}. Run with --help for the list of flags.`)
+  }
+  if (values.help === true) return E.right({ help: usage() })
+  if (values.version === true) return E.right({ version: true })
+
+  const out: Record<string, unknown> = {}
+  for (const [key, s] of Object.entries(settings) as Array<[keyof Config, Setting<unknown>]>) {
+    const flag = values[s.flag]
+    const raw = typeof flag === 'boolean' ? String(flag) : flag ?? env[s.env]
+    if (raw === undefined || (raw === '' && s.fallback === undefined)) {
+      out[key] = s.fallback
+      continue
+    }
+    const decoded = s.codec.decode(raw)
+    if (E.isLeft(decoded)) {
+      const source = flag !== undefined ? `--${s.flag}` : s.env
+      const shown = /PASSWORD/.test(s.env) ? '***' : JSON.stringify(raw)
+      return E.left(`Invalid ${source}=${shown}: expected ${s.codec.name}.`)
+    }
+    out[key] = decoded.right
+  }
+  return E.right(out as unknown as Config)
+}
+
+/** The --help text: every flag with its environment variable and default. */
+export function usage(): string {
+  const lines = Object.values(settings).map((s) => {
+    const def = s.fallback === undefined || (Array.isArray(s.fallback) && s.fallback.length === 0) ? '' : ` (default ${String(s.fallback)})`
+    return `  --${s.flag.padEnd(22)} ${s.env.padEnd(30)} ${s.help}${def}`
+  })
+  return ['Usage: bitsperity-mqtt-mcp [flags]', '', '  flag                     environment variable', ...lines, '  --help', '  --version'].join('\n')
+}

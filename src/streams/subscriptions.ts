@@ -1,0 +1,138 @@
+/**
+ * Ref-counted broker subscriptions: the first subscriber to a filter sends SUBSCRIBE, the last one to leave
+ * sends UNSUBSCRIBE, and everyone in between shares it. Every subscriber gets its own copy of each matching
+ * message from the session's one message stream. `restore()` re-sends every SUBSCRIBE after a reconnect.
+ *
+ *   messages$:        --a--b--c--d--
+ *   subscribe(f) #1:  ^-----------!        SUBSCRIBE f at ^, …
+ *   subscribe(f) #2:      ^-------------!  … UNSUBSCRIBE f when #2 leaves
+ */
+import { EMPTY, Observable, Subject, type Subscription } from 'rxjs'
+import type { AppError } from '../errors.js'
+import { topicMatches } from '../mqtt/topic.js'
+import type { Message, QoS } from './types.js'
+
+/** The broker side of subscribing, on whatever connection is current. */
+export interface BrokerSubscriber {
+  /** Sends SUBSCRIBE; emits the granted QoS, fails with SubscribeRejected; completes empty when offline. */
+  subscribe(filter: string, qos: QoS): Observable<QoS>
+  /** Sends UNSUBSCRIBE; completes when done (or at once when offline). */
+  unsubscribe(filter: string): Observable<void>
+}
+
+/** One broker subscription as the status page and tools show it. */
+export interface SubscriptionInfo {
+  readonly filter: string
+  readonly qos: QoS
+  /** What the broker granted in SUBACK; undefined while pending or offline. */
+  readonly granted: QoS | undefined
+  /** How many streams (windows, feeds, resources) share it. */
+  readonly refs: number
+}
+
+export interface SubscriptionTable {
+  /** Messages matching `filter`; SUBSCRIBE on the first subscriber, UNSUBSCRIBE after the last. */
+  subscribe(filter: string, qos?: QoS, onGranted?: (qos: QoS) => void): Observable<Message>
+  /** Sends SUBSCRIBE again for every filter in use (after a reconnect). */
+  restore(): void
+  list(): readonly SubscriptionInfo[]
+  /** Ends every subscriber (session closed). */
+  completeAll(): void
+}
+
+interface Entry {
+  readonly filter: string
+  qos: QoS
+  granted: QoS | undefined
+  refs: number
+  readonly failed: Subject<AppError>
+  readonly done: Subject<void>
+  readonly waiting: Set<(qos: QoS) => void>
+  pending: Subscription | undefined
+}
+
+/** Creates the table over a session's hot message stream and its broker. */
+export function createSubscriptionTable(messages$: Observable<Message>, broker: BrokerSubscriber): SubscriptionTable {
+  const entries = new Map<string, Entry>()
+
+  const send = (entry: Entry): void => {
+    entry.pending?.unsubscribe()
+    entry.pending = broker.subscribe(entry.filter, entry.qos).subscribe({
+      next: (granted) => {
+        entry.granted = granted
+        for (const notify of entry.waiting) notify(granted)
+        entry.waiting.clear()
+      },
+      error: (e: AppError) => {
+        entries.delete(entry.filter)
+        entry.failed.next(e)
+      },
+    })
+  }
+
+  const subscribe = (filter: string, qos: QoS = 0, onGranted?: (qos: QoS) => void): Observable<Message> =>
+    new Observable<Message>((subscriber) => {
+      let entry = entries.get(filter)
+      const fresh = entry === undefined
+      if (entry === undefined) {
+        entry = { filter, qos, granted: undefined, refs: 0, failed: new Subject(), done: new Subject(), waiting: new Set(), pending: undefined }
+        entries.set(filter, entry)
+      }
+      const e = entry
+      e.refs++
+      // attach to messages before SUBSCRIBE goes out, so retained messages are never missed
+      const messages = messages$.subscribe({
+        next: (m) => {
+          if (topicMatches(filter, m.topic)) subscriber.next(m)
+        },
+        error: (x: unknown) => subscriber.error(x),
+      })
+      const failed = e.failed.subscribe((x) => subscriber.error(x))
+      const done = e.done.subscribe(() => subscriber.complete())
+      if (onGranted !== undefined) {
+        if (e.granted !== undefined && !fresh && qos <= e.qos) onGranted(e.granted)
+        else e.waiting.add(onGranted)
+      }
+      if (fresh) send(e)
+      else if (qos > e.qos) {
+        // a stronger QoS for the same filter: SUBSCRIBE again replaces the broker's grant
+        e.qos = qos
+        send(e)
+      }
+      return () => {
+        messages.unsubscribe()
+        failed.unsubscribe()
+        done.unsubscribe()
+        if (onGranted !== undefined) e.waiting.delete(onGranted)
+        e.refs--
+        if (e.refs === 0 && entries.get(filter) === e) {
+          entries.delete(filter)
+          e.pending?.unsubscribe()
+          broker.unsubscribe(filter).subscribe({ error: () => undefined })
+        }
+      }
+    })
+
+  return {
+    subscribe,
+    restore: () => {
+      for (const entry of entries.values()) {
+        entry.granted = undefined
+        send(entry)
+      }
+    },
+    list: () => [...entries.values()].map(({ filter, qos, granted, refs }) => ({ filter, qos, granted, refs })),
+    completeAll: () => {
+      const all = [...entries.values()]
+      // cleared first, so the subscribers' teardown sends no UNSUBSCRIBE on a closing connection
+      entries.clear()
+      for (const entry of all) {
+        entry.pending?.unsubscribe()
+        entry.done.next()
+      }
+    },
+  }
+}
+
+/** A BrokerSubscriber that does nothing (no connection yet): SUBSCRIBEs wait for restore(). */
+export const offlineBroker: BrokerSubscriber = { subscribe: () => EMPTY, unsubscribe: () => EMPTY }
