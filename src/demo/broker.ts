@@ -16,13 +16,19 @@ export async function startEmbeddedBroker(opts: { host?: string; port?: number }
   const host = opts.host ?? '127.0.0.1'
   const aedes = await Aedes.createBroker()
   const server: Server = createServer(aedes.handle)
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject)
-      resolve()
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(opts.port ?? 0, host, () => {
+        server.off('error', reject)
+        resolve()
+      })
     })
-  })
+  } catch (e) {
+    // aedes' own timers would keep the process alive
+    await new Promise<void>((resolve) => aedes.close(() => resolve()))
+    throw e
+  }
   const address = server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
   let closing: Promise<void> | undefined

@@ -1,6 +1,7 @@
 /** Runs the simulated device fleet as real MQTT clients, so wills, retained state and commands behave for real. */
 import { connect, type IClientOptions, type MqttClient } from 'mqtt'
 import type { Logger } from '../log.js'
+import { topicMatches } from '../mqtt/topic.js'
 import type { ConnectionSpec, DeviceContext, DeviceInfo, DeviceSpec, MessageHandler } from './device.js'
 import { fleetLayout } from './devices/index.js'
 import { DEFAULT_SEED, seededRandom } from './random.js'
@@ -313,16 +314,4 @@ function withTimeout<A>(work: Promise<A>, ms: number, what: string): Promise<A> 
     timer = setTimeout(() => reject(new Error(`${what} not acknowledged within ${ms} ms`)), ms)
   })
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
-}
-
-/** MQTT filter matching (`+` one level, `#` the rest including the parent). */
-function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split('/')
-  const t = topic.split('/')
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i]
-    if (level === '#') return true
-    if (i >= t.length || (level !== '+' && level !== t[i])) return false
-  }
-  return f.length === t.length
 }

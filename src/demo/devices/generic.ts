@@ -142,12 +142,11 @@ function energyMeter(): DeviceSpec {
   return device('energy-meter', 'Main energy meter', Object.values(t), (ctx) => {
     const power = randomWalk(ctx.random, { start: 1240, step: 60, min: 150, max: 9000, pull: 0.02 })
     let total = 18_342.7
-    let watts = Math.round(power())
     void ctx.publish(t.availability, 'online', { retain: true, qos: 1 })
     ctx.every(
       2_000,
       () => {
-        watts = Math.round(power())
+        const watts = Math.round(power())
         total += (watts * 2) / 3_600_000
         void ctx.publish(t.power, String(watts))
       },
