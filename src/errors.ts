@@ -25,8 +25,8 @@ export interface ConnectTimeout extends Base<'ConnectTimeout'> {
   readonly phase?: 'tcp' | 'connack'
 }
 export interface TlsFailed extends Base<'TlsFailed'> { readonly check?: string }
-export interface ConnectionLost extends Base<'ConnectionLost'> {}
-export interface NotConnected extends Base<'NotConnected'> {}
+export type ConnectionLost = Base<'ConnectionLost'>
+export type NotConnected = Base<'NotConnected'>
 export interface SessionNotFound extends Base<'SessionNotFound'> { readonly sessionId?: string }
 export interface SessionExpired extends Base<'SessionExpired'> { readonly sessionId: string }
 export interface ResourceLimit extends Base<'ResourceLimit'> { readonly limit: number }
@@ -37,8 +37,8 @@ export interface QosNotSupported extends Base<'QosNotSupported'> { readonly qos:
 export interface SubscribeRejected extends Base<'SubscribeRejected'> { readonly filter: string; readonly reasonCode: number }
 export interface PublishFailed extends Base<'PublishFailed'> { readonly reasonCode?: number }
 export interface PublishDenied extends Base<'PublishDenied'> { readonly rule: string }
-export interface Cancelled extends Base<'Cancelled'> {}
-export interface Internal extends Base<'Internal'> {}
+export type Cancelled = Base<'Cancelled'>
+export type Internal = Base<'Internal'>
 
 /** One bad input field: its dotted path and what it should have been. */
 export interface FieldProblem {
@@ -280,6 +280,9 @@ const describeValue = (v: unknown): string => {
   return s === undefined ? typeof v : s.length > 60 ? s.slice(0, 57) + '...' : s
 }
 
+/** The message StrictObject gives a key it does not know. */
+export const UNKNOWN_FIELD = 'no such field'
+
 /** Maps io-ts validation errors to one InvalidInput naming every bad field and what it expects. */
 export function fromValidationErrors(errors: t.Errors): AppError {
   const byField = new Map<string, FieldProblem>()
@@ -301,7 +304,13 @@ export function fromValidationErrors(errors: t.Errors): AppError {
   }
   const fields = [...byField.values()]
   const message = fields
-    .map((f) => (f.field === '(arguments)' ? `arguments: expected ${f.expected}` : `${f.field}: expected ${f.expected}, got ${f.got}`))
+    .map((f) =>
+      f.field === '(arguments)'
+        ? `arguments: expected ${f.expected}`
+        : f.expected.startsWith(UNKNOWN_FIELD)
+          ? `${f.field}: unknown field (${f.expected.slice(UNKNOWN_FIELD.length + 2)})`
+          : `${f.field}: expected ${f.expected}, got ${f.got}`,
+    )
     .join('; ')
   return invalidInput({ message: `Invalid arguments. ${message}`, fields })
 }

@@ -3,6 +3,7 @@
  * the single source of truth for `inputSchema`/`outputSchema` (never written twice).
  */
 import * as t from 'io-ts'
+import { UNKNOWN_FIELD } from '../errors.js'
 
 export type JsonSchema = { [key: string]: unknown }
 
@@ -43,7 +44,7 @@ export class Optional<C extends t.Any, D extends boolean = boolean> extends t.Ty
 }
 
 type Props = Record<string, t.Any>
-type OptionalKeys<P extends Props> = { [K in keyof P]: P[K] extends Optional<t.Any, false> ? K : never }[keyof P]
+type OptionalKeys<P extends Props> = { [K in keyof P]: P[K] extends { readonly _tag: 'Optional'; readonly hasDefault: false } ? K : never }[keyof P]
 type PresentKeys<P extends Props> = Exclude<keyof P, OptionalKeys<P>>
 type Decoded<C> = C extends Optional<infer I, boolean> ? t.TypeOf<I> : C extends t.Any ? t.TypeOf<C> : never
 /** The decoded shape: defaulted props are always present, plain optional ones may be absent. */
@@ -77,7 +78,7 @@ export class StrictObject<P extends Props> extends t.Type<ObjectOf<P>, unknown, 
               errors.push({
                 value: input[key],
                 context: [...c, { key, type: t.never, actual: input[key] }],
-                message: `no such field; allowed fields are ${known.join(', ') || 'none'}`,
+                message: `${UNKNOWN_FIELD}; allowed fields are ${known.join(', ') || 'none'}`,
               })
             }
           }
@@ -185,7 +186,11 @@ export const oneOf = <L extends string | number>(values: readonly L[]): Describe
 /** Derives the JSON Schema (draft 2020-12 subset that MCP clients read) of a codec built from these combinators and plain io-ts. */
 export function toJsonSchema(codec: t.Any): JsonSchema {
   const c = codec as t.Any & { _tag?: string }
-  if (c instanceof Described) return { ...toJsonSchema(c.inner), ...c.schema }
+  if (c instanceof Described) {
+    // a bare t.Type (no _tag) made by int/str/oneOf carries its whole schema in the Described wrapper
+    const inner = c.inner as t.Any & { _tag?: string }
+    return { ...(inner._tag === undefined ? {} : toJsonSchema(inner)), ...c.schema }
+  }
   if (c instanceof Optional) return { ...toJsonSchema(c.inner), ...(c.hasDefault ? { default: c.defaultValue } : {}) }
   if (c instanceof StrictObject) {
     const properties: Record<string, JsonSchema> = {}

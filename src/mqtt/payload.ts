@@ -19,7 +19,8 @@ export interface ShownPayload {
   readonly truncated: boolean
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true })
+// ignoreBOM keeps a leading U+FEFF in the text instead of silently dropping three bytes of the payload
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const HEX = /^(?:[0-9a-fA-F]{2})*$/
 
@@ -60,11 +61,9 @@ export function mayBeJson(buf: Buffer): boolean {
 /** Parses a JSON payload, or undefined when it is not JSON (cheap for text: byte check first). */
 export function parseJson(buf: Buffer): { value: unknown } | undefined {
   if (!mayBeJson(buf)) return undefined
-  try {
-    return { value: JSON.parse(buf.toString('utf8')) }
-  } catch {
-    return undefined
-  }
+  // strict decode: bytes that are not UTF-8 are not JSON (a lossy toString would turn them into U+FFFD and parse)
+  const text = utf8OrUndefined(buf)
+  return text === undefined ? undefined : tryParse(text)
 }
 
 /** Decodes as strict UTF-8, or undefined when the bytes are not valid UTF-8. */

@@ -1,0 +1,32 @@
+# bitsperity-mqtt-mcp in a container. The MCP protocol runs over stdio, so `docker run` needs -i (and no -t):
+#
+#   docker build -t ghcr.io/bitsperity/mqtt-mcp .
+#   docker run -i --rm ghcr.io/bitsperity/mqtt-mcp --demo
+#   docker run -i --rm -e MQTT_URL=mqtt://broker.example:1883 ghcr.io/bitsperity/mqtt-mcp
+#
+# An assistant's MCP config then runs the same thing, e.g.
+#   { "command": "docker", "args": ["run", "-i", "--rm", "ghcr.io/bitsperity/mqtt-mcp", "--demo"] }
+# Inside the container, localhost is the container itself: reach a broker on the host by its address
+# (or run with --network host). Flags and their environment variables: `docker run --rm IMAGE --help`.
+# Logs go to stderr; stdout belongs to the protocol.
+
+# ---- build: compile TypeScript (npm run build = tsc -p tsconfig.build.json -> dist/)
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && rm -f dist/.tsbuildinfo
+
+# ---- runtime: production dependencies and the compiled code only, as the unprivileged node user
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+USER node
+# status page and Streamable HTTP endpoint
+EXPOSE 8091
+ENTRYPOINT ["node", "dist/main.js"]

@@ -1,0 +1,8 @@
+/** Every tool this server offers, in the order tools/list shows them. */
+import { closeConnection } from './close-connection.js'
+import { establishConnection } from './establish-connection.js'
+import { listActiveConnections } from './list-active-connections.js'
+import { publishMessage } from './publish-message.js'
+import type { Tool } from './tool.js'
+
+export const tools: readonly Tool[] = [establishConnection, listActiveConnections, closeConnection, publishMessage]

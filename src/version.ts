@@ -1,0 +1,16 @@
+/** The package version, read from package.json beside dist/ (or two levels up from the test build). */
+import { readFileSync } from 'node:fs'
+
+function readVersion(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { name?: string; version?: string }
+      if (pkg.name === 'bitsperity-mqtt-mcp' && typeof pkg.version === 'string') return pkg.version
+    } catch {
+      // try the next location
+    }
+  }
+  return '0.0.0'
+}
+
+export const VERSION = readVersion()
