@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import { validateTopicFilter } from './mqtt/topic.js'
-import { parseConnectionString } from './mqtt/url.js'
+import { parseConnectionString, redactConnectionString } from './mqtt/url.js'
 
 export interface Config {
   /** Default broker: its session is opened on first use when a tool leaves out session_id. */
@@ -37,13 +37,13 @@ interface Setting<A> {
   readonly help: string
 }
 
-const fromString = <A>(name: string, parse: (s: string) => A | undefined): t.Type<A, unknown, unknown> =>
+const fromString = <A>(name: string, parse: (s: string) => A | undefined, trim = true): t.Type<A, unknown, unknown> =>
   new t.Type<A, unknown, unknown>(
     name,
     (_u): _u is A => true,
     (u, c) => {
       if (typeof u !== 'string') return t.failure(u, c, name)
-      const a = parse(u.trim())
+      const a = parse(trim ? u.trim() : u)
       return a === undefined ? t.failure(u, c, name) : t.success(a)
     },
     (a) => a,
@@ -57,7 +57,8 @@ const intIn = (min: number, max: number) =>
     const n = /^\d+$/.test(s) ? Number(s) : NaN
     return Number.isInteger(n) && n >= min && n <= max ? n : undefined
   })
-const text = fromString('a string', (s) => (s === '' ? undefined : s))
+// Credentials are taken exactly as given: a space at either end may be part of a password.
+const text = fromString('a string', (s) => (s === '' ? undefined : s), false)
 const brokerUrl = fromString('a broker URL such as mqtt://host:1883', (s) =>
   s === '' ? undefined : E.isRight(parseConnectionString(s)) ? s : undefined,
 )
@@ -111,7 +112,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     const decoded = s.codec.decode(raw)
     if (E.isLeft(decoded)) {
       const source = flag !== undefined ? `--${s.flag}` : s.env
-      const shown = /PASSWORD/.test(s.env) ? '***' : JSON.stringify(raw)
+      const shown = /PASSWORD/.test(s.env) ? '***' : JSON.stringify(redactConnectionString(raw))
       return E.left(`Invalid ${source}=${shown}: expected ${s.codec.name}.`)
     }
     out[key] = decoded.right

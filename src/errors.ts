@@ -309,7 +309,9 @@ export function fromValidationErrors(errors: t.Errors): AppError {
         ? `arguments: expected ${f.expected}`
         : f.expected.startsWith(UNKNOWN_FIELD)
           ? `${f.field}: unknown field (${f.expected.slice(UNKNOWN_FIELD.length + 2)})`
-          : `${f.field}: expected ${f.expected}, got ${f.got}`,
+          : f.got === 'nothing'
+            ? `${f.field}: required, expected ${f.expected}`
+            : `${f.field}: expected ${f.expected}, got ${f.got}`,
     )
     .join('; ')
   return invalidInput({ message: `Invalid arguments. ${message}`, fields })

@@ -30,9 +30,12 @@ export function redactFields(value: unknown, depth = 0): unknown {
   return value
 }
 
-/** Masks the password of any `scheme://user:pass@` inside free text. */
+/**
+ * Masks the password of any `scheme://user:pass@` inside free text. Greedy to the last '@' of the word, as the
+ * connection-string parser reads it, so an unencoded '@' or '/' in the password is masked too.
+ */
 export function redactUrlsInText(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@\s/]*@/gi, '$1***@')
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/?#\s]*:)\S*@/gi, '$1***@')
 }
 
 type Sink = (line: string) => void

@@ -142,27 +142,14 @@ export const num = (min: number, max: number): Described<t.Type<number, number, 
   )
 
 /** A string of at most `maxLength` characters (and at least `minLength`). */
-export const str = (minLength = 0, maxLength = 1_000_000): Described<t.Type<string, string, unknown>> =>
-  new Described(
-    new t.Type<string, string, unknown>(
-      minLength > 0 ? `a non-empty string of at most ${maxLength} characters` : `a string of at most ${maxLength} characters`,
-      (u): u is string => typeof u === 'string' && u.length >= minLength && u.length <= maxLength,
-      (u, c) =>
-        typeof u === 'string' && u.length >= minLength && u.length <= maxLength
-          ? t.success(u)
-          : t.failure(
-              u,
-              c,
-              typeof u !== 'string'
-                ? 'a string'
-                : u.length < minLength
-                  ? 'a non-empty string'
-                  : `a string of at most ${maxLength} characters`,
-            ),
-      t.identity,
-    ),
+export const str = (minLength = 0, maxLength = 1_000_000): Described<t.Type<string, string, unknown>> => {
+  const label = minLength > 0 ? `a non-empty string of at most ${maxLength} characters` : `a string of at most ${maxLength} characters`
+  const valid = (u: unknown): u is string => typeof u === 'string' && u.length >= minLength && u.length <= maxLength
+  return new Described(
+    new t.Type<string, string, unknown>(label, valid, (u, c) => (valid(u) ? t.success(u) : t.failure(u, c, label)), t.identity),
     { type: 'string', ...(minLength > 0 ? { minLength } : {}), maxLength },
   )
+}
 
 /** One of the given string or number literals. */
 export const oneOf = <L extends string | number>(values: readonly L[]): Described<t.Type<L, L, unknown>> => {

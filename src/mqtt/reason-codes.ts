@@ -69,13 +69,30 @@ export function reasonName(code: number, protocolVersion: number): string {
 export const isUnsupportedVersion = (code: number, protocolVersion: number): boolean =>
   protocolVersion === 5 ? code === 132 || code === 1 : code === 1
 
-/** Maps a CONNACK refusal to the error it means. */
-export function connackRefusal(code: number, protocolVersion: number): AppError {
+/**
+ * Maps a CONNACK refusal to the error it means. `withCredentials`: the CONNECT carried a username or password.
+ * Mosquitto (2.0) answers a wrong password or an unknown user with "not authorized" (5 / 135), never with "bad
+ * user name or password" (4 / 134): with credentials sent, "not authorized" is reported as AuthenticationFailed.
+ */
+export function connackRefusal(code: number, protocolVersion: number, withCredentials = false): AppError {
   const name = reasonName(code, protocolVersion)
   const message = `The broker refused the connection: ${name} (reason code ${code}).`
   const v5 = protocolVersion === 5
   if ((v5 && (code === 134 || code === 140)) || (!v5 && code === 4)) return err.authenticationFailed({ message, reasonCode: code })
-  if ((v5 && (code === 135 || code === 138)) || (!v5 && code === 5)) return err.notAuthorized({ message, reasonCode: code })
+  if ((v5 && code === 135) || (!v5 && code === 5)) {
+    return withCredentials
+      ? err.authenticationFailed({
+          message,
+          reasonCode: code,
+          hint: 'The broker refused these credentials (Mosquitto says "not authorized" for a wrong username or password). Ask the user for the right ones; if they are right, the broker\'s ACL does not allow this client.',
+        })
+      : err.notAuthorized({
+          message,
+          reasonCode: code,
+          hint: 'The broker refused an anonymous client: it probably requires a username and password (ask the user), or its ACL does not allow this client.',
+        })
+  }
+  if (v5 && code === 138) return err.notAuthorized({ message, reasonCode: code })
   if ((v5 && (code === 136 || code === 137 || code === 159)) || (!v5 && code === 3)) {
     return err.brokerUnreachable({ message, cause: name, hint: 'The broker is up but not accepting clients now; try again later.' })
   }

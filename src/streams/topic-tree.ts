@@ -190,30 +190,38 @@ function utf8Prefix(buf: Buffer, maxUnits: number): string {
 /**
  * The first `maxUnits` UTF-16 units of a valid JSON payload with the whitespace between tokens removed.
  * Works on bytes (JSON's structural bytes are ASCII, so multi-byte characters never look like them) and
- * keeps the payload's own spelling of numbers and escapes.
+ * keeps the payload's own spelling of numbers and escapes. Most payloads are compact already: a copy is
+ * made only once whitespace has to be skipped.
  */
 function compactJsonPrefix(buf: Buffer, maxUnits: number): string {
-  const out = Buffer.allocUnsafe(Math.min(buf.length, maxUnits * 4))
+  let out: Buffer | undefined
   let n = 0
   let units = 0
   let inString = false
   let escaped = false
   for (let i = 0; i < buf.length; i++) {
     const b = buf[i]!
-    if (!inString && (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d)) continue
+    if (!inString && (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d)) {
+      if (out === undefined) {
+        out = Buffer.allocUnsafe(Math.min(buf.length, maxUnits * 4))
+        buf.copy(out, 0, 0, n)
+      }
+      continue
+    }
     if (!isContinuation(b)) {
       const u = unitsOf(b)
       if (units + u > maxUnits) break
       units += u
     }
-    out[n++] = b
+    if (out !== undefined) out[n] = b
+    n++
     if (inString) {
       if (escaped) escaped = false
       else if (b === 0x5c) escaped = true
       else if (b === 0x22) inString = false
     } else if (b === 0x22) inString = true
   }
-  return out.toString('utf8', 0, n)
+  return (out ?? buf).toString('utf8', 0, n)
 }
 
 // -------------------------------------------------------------------------------------
@@ -507,7 +515,7 @@ function isoJsonLength(ms: number): number {
 }
 
 /** Length of `JSON.stringify(s)`, without building it (ES2019 well-formed: lone surrogates become \uXXXX). */
-export function jsonStringLength(s: string): number {
+function jsonStringLength(s: string): number {
   let n = s.length + 2
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i)

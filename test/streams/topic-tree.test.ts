@@ -81,7 +81,7 @@ test('indexStep records counts, last seen, kind and a sample of the last payload
   const stats = Object.fromEntries(index.topics)
   t.deepEqual(stats['home/kitchen/temp'], { messages: 1, retained: true, lastSeen: T0 + 1000, kind: 'number', sample: '21.5', sizeBytes: 6 })
   t.deepEqual(stats['home/kitchen/state'], {
-    messages: 1, retained: false, lastSeen: T0 + 2000, kind: 'json', sample: '{"on":true,"level":3,"name":"a b"}', sizeBytes: 42,
+    messages: 1, retained: false, lastSeen: T0 + 2000, kind: 'json', sample: '{"on":true,"level":3,"name":"a b"}', sizeBytes: 43,
   })
   t.deepEqual(stats['home/log'], { messages: 1, retained: false, lastSeen: T0 + 3000, kind: 'text', sample: 'hello world', sizeBytes: 11 })
   t.deepEqual(stats['home/cam'], { messages: 1, retained: false, lastSeen: T0 + 4000, kind: 'binary', sample: '<binary 4 bytes>', sizeBytes: 4 })

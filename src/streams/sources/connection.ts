@@ -54,7 +54,9 @@ export function connect(opts: ConnectOptions, scheduler: SchedulerLike = asyncSc
     client.on('error', (e: Error & { code?: string | number }) => {
       if (connected) return // the 'close' that follows reports the loss
       firstError ??=
-        typeof e.code === 'number' ? connackRefusal(e.code, opts.protocolVersion) : socketError(e, host, port)
+        typeof e.code === 'number'
+          ? connackRefusal(e.code, opts.protocolVersion, opts.username !== undefined || opts.password !== undefined)
+          : socketError(e, host, port)
       // mqtt.js does not always close the stream after a CONNACK refusal
       subscriber.error(firstError)
     })

@@ -1,0 +1,638 @@
+/**
+ * Pruning: turns a collection window into at most T = `targetCount` messages for the model, in one pass,
+ * with state bounded by O(T + maxTopics) however many messages arrive (TOOLS.md, mqtt_subscribe_and_collect).
+ *
+ *   message ─┬─ looks like an error? ──yes──► error store   ≤ E = max(1, ⌊T/2⌋): the first ⌈E/2⌉ errors,
+ *            │                                              then the latest, one place per repeating error
+ *            │                        no ───► time strata   2T buckets whose width doubles as the window
+ *            │                                              grows; each keeps its most novel message
+ *            ├─► first/last slots                           for ≤ min(T, maxTopics) topics
+ *            └─► topic stats                                count, value ranges; ≤ maxTopics, then "other"
+ *
+ *   pruneResult:  errors ─► last of each topic ─► first of each topic ─► one sample per stratum group
+ *                 (by count, then first seen)                              (until T) ─► arrival order
+ *
+ * The state is mutated in place (a fresh copy per message would cost more than the rest of the step), so
+ * create it per subscription: `defer(() => source.pipe(reduce(pruneStep, initialPrune(opts))))`.
+ * Nothing here reads a clock or a random source: the same messages always give the same result.
+ */
+import { isUtf8 } from 'node:buffer'
+import { mayBeJson } from '../mqtt/payload.js'
+import type { Message } from './types.js'
+
+// -------------------------------------------------------------------------------------
+// model
+// -------------------------------------------------------------------------------------
+
+/** How much a window is pruned to. */
+export interface PruneOptions {
+  /** How many messages the result may show, an integer 1..500. */
+  readonly targetCount: number
+  /** How many topics get their own counts and value ranges (default 1000); later topics are summed as "other topics". */
+  readonly maxTopics?: number
+}
+
+/** The reducer's state: opaque; create it with `initialPrune`, advance it with `pruneStep`, read it with `pruneResult`. */
+export interface PruneState {
+  readonly _tag: 'PruneState'
+}
+
+/** What pruning kept, and what it says about what it dropped. */
+export interface PruneResult {
+  /** The kept messages in arrival order; at most `targetCount` of them. */
+  readonly kept: readonly Message[]
+  readonly seen: number
+  readonly keptCount: number
+  readonly dropped: number
+  /** How many kept messages each rule contributed (a message kept by several rules counts for the first). */
+  readonly byRule: { readonly error: number; readonly first_last: number; readonly sample: number }
+  /** One line per topic that lost messages, most dropped first, e.g. "sensors/temp: 480 of 500 dropped, values 20.1–23.4". */
+  readonly summary: readonly string[]
+}
+
+/** Sizes of what the state holds, for tests that prove it stays bounded. */
+export interface PruneStateSize {
+  /** Message references held (error store, first/last slots, strata); O(targetCount). */
+  readonly candidates: number
+  /** Topics with their own statistics; at most `maxTopics`. */
+  readonly topics: number
+  /** Any other bookkeeping entries (error signatures, the slot queue); O(targetCount). */
+  readonly index: number
+}
+
+export const MAX_TARGET = 500
+export const DEFAULT_MAX_TOPICS = 1000
+/** Payloads larger than this are classified by their first byte only: never decoded, scanned or parsed. */
+export const SCAN_LIMIT_BYTES = 4096
+
+const MAX_SHAPES_PER_TOPIC = 8
+const MAX_FIELDS_PER_TOPIC = 3
+/** Sub-millisecond steps for messages sharing a timestamp, so a burst within one ms still spreads over strata. */
+const SUB_STEPS = 1024
+const NO_MESSAGE = -1
+
+interface Held {
+  readonly seq: number
+  readonly m: Message
+}
+
+interface HeldError extends Held {
+  readonly sig: string
+}
+
+interface Range {
+  min: number
+  max: number
+}
+
+interface FieldRange extends Range {
+  readonly name: string
+}
+
+interface TopicStats {
+  readonly name: string
+  /** Rank of first appearance. */
+  readonly order: number
+  readonly isErrorTopic: boolean
+  count: number
+  readonly shapes: number[]
+  lastValue: number
+  range: Range | undefined
+  readonly fields: FieldRange[]
+  holder: boolean
+  firstSeq: number
+  firstMsg: Message | undefined
+  lastSeq: number
+  lastMsg: Message | undefined
+}
+
+interface State extends PruneState {
+  readonly target: number
+  readonly maxTopics: number
+  seen: number
+  readonly topics: Map<string, TopicStats>
+  otherCount: number
+  otherRange: Range | undefined
+  // error store
+  readonly headCap: number
+  readonly tailCap: number
+  readonly errorHead: Held[]
+  /** seq → error, oldest first (Map keeps insertion order). */
+  readonly errorTail: Map<number, HeldError>
+  /** signature → seq of its latest copy in errorTail. */
+  readonly errorTailBySig: Map<string, number>
+  // first/last slots
+  readonly slotCap: number
+  holders: number
+  /** Holders admitted with one message, oldest first; entries that grew past one are skipped lazily. */
+  readonly oneOffs: TopicStats[]
+  oneOffHead: number
+  // time strata (parallel arrays: no allocation per message)
+  readonly bucketSeq: Float64Array
+  readonly bucketMsg: (Message | undefined)[]
+  readonly bucketScore: Float64Array
+  readonly bucketTie: Uint32Array
+  x0: number
+  width: number
+  lastAt: number
+  sameAt: number
+}
+
+// -------------------------------------------------------------------------------------
+// error detection
+// -------------------------------------------------------------------------------------
+
+// Whole words, not substrings ("default" is no fault, "failover" no failure); `_`, digits and punctuation
+// count as separators so `temp_error` and `ERROR:` match. Non-unicode /i never folds a char ≥ 128 into ASCII.
+const ERROR_WORDS =
+  /(?<![a-z])(?:errors?|errored|err|fail(?:s|ed|ing|ures?)?|alarms?|faults?|faulted|critical|crit|offline|warn(?:s|ed|ings?)?|exceptions?|fatal|panic|emerg(?:ency)?)(?![a-z])/i
+const NUMERIC_TEXT = /^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*$/
+/** Values of an error-word key that mean "no error" (`{"error": "none"}`, `{"faults": 0}`). */
+const CLEAR_VALUES = new Set(['', 'ok', 'none', 'no', 'false', '0', 'null', 'n/a'])
+const MAX_JSON_VISITS = 256
+
+function isClearValue(v: unknown): boolean {
+  if (v === null || v === undefined || v === false || v === 0) return true
+  if (typeof v === 'string') return CLEAR_VALUES.has(v.trim().toLowerCase())
+  if (Array.isArray(v)) return v.length === 0
+  if (typeof v === 'object') return Object.keys(v).length === 0
+  return false
+}
+
+/** JSON is an error when an error word is a key with a value that is not "clear", or appears in a string value. */
+function jsonHasError(root: unknown): boolean {
+  const stack: unknown[] = [root]
+  for (let visits = 0; stack.length > 0 && visits < MAX_JSON_VISITS; visits++) {
+    const v = stack.pop()
+    if (typeof v === 'string') {
+      if (ERROR_WORDS.test(v)) return true
+    } else if (Array.isArray(v)) {
+      for (const x of v) stack.push(x)
+    } else if (typeof v === 'object' && v !== null) {
+      for (const [k, x] of Object.entries(v)) {
+        if (ERROR_WORDS.test(k) && !isClearValue(x)) return true
+        if (typeof x === 'string' || (typeof x === 'object' && x !== null)) stack.push(x)
+      }
+    }
+  }
+  return false
+}
+
+// -------------------------------------------------------------------------------------
+// payload sniffing
+// -------------------------------------------------------------------------------------
+
+// Shape codes for everything but JSON objects, whose shape is a hash of their key set.
+const SHAPE_EMPTY = 1
+const SHAPE_NUMBER = 2
+const SHAPE_BOOLEAN = 3
+const SHAPE_NULL = 4
+const SHAPE_STRING = 5
+const SHAPE_TEXT = 6
+const SHAPE_BINARY = 7
+const SHAPE_ARRAY = 8
+const SHAPE_LARGE_JSON = 9
+const SHAPE_LARGE = 10
+
+interface Sniffed {
+  /** Payload shape: a kind code, or for a JSON object a hash of its sorted key set. */
+  readonly shape: number
+  /** Hash of the content, to tell a repeated value from a new one. */
+  readonly value: number
+  /** The value of a numeric payload (JSON number or numeric text). */
+  readonly num: number | undefined
+  /** A JSON object payload, for its numeric fields. */
+  readonly obj: Readonly<Record<string, unknown>> | undefined
+  readonly error: boolean
+}
+
+function fnvString(s: string): number {
+  let h = 0x811c9dc5
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return h >>> 0
+}
+
+/** FNV-1a over the first 128 and last 64 bytes plus the length: enough to tell values apart, bounded for big payloads. */
+function contentHash(buf: Buffer): number {
+  const n = buf.length
+  let h = (0x811c9dc5 ^ n) >>> 0
+  const head = Math.min(n, 128)
+  for (let i = 0; i < head; i++) h = Math.imul(h ^ buf[i]!, 0x01000193)
+  for (let i = Math.max(head, n - 64); i < n; i++) h = Math.imul(h ^ buf[i]!, 0x01000193)
+  return h >>> 0
+}
+
+/** murmur3's finaliser: a fixed, well-spread tie-break per arrival index (no Math.random, so results repeat). */
+function mix32(x: number): number {
+  let h = x >>> 0
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
+/** Order-independent, so `{"a":1,"b":2}` and `{"b":3,"a":4}` share a shape without sorting keys. */
+function keySetShape(o: object): number {
+  let sum = 0
+  let count = 0
+  for (const k in o) {
+    sum = (sum + fnvString(k)) | 0
+    count++
+  }
+  return mix32(sum ^ Math.imul(count, 0x9e3779b9)) | 0x10000
+}
+
+function firstByte(buf: Buffer): number {
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i]!
+    if (b !== 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return b
+  }
+  return -1
+}
+
+function tryParse(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) }
+  } catch {
+    return undefined
+  }
+}
+
+function sniffed(shape: number, value: number, error: boolean, num?: number, obj?: Readonly<Record<string, unknown>>): Sniffed {
+  return { shape, value, num, obj, error }
+}
+
+function sniff(buf: Buffer): Sniffed {
+  const value = contentHash(buf)
+  if (buf.length === 0) return sniffed(SHAPE_EMPTY, value, false)
+  if (buf.length > SCAN_LIMIT_BYTES) return sniffed(mayBeJson(buf) ? SHAPE_LARGE_JSON : SHAPE_LARGE, value, false)
+  if (!isUtf8(buf)) return sniffed(SHAPE_BINARY, value, false)
+  const text = buf.toString('utf8')
+  const b = firstByte(buf)
+  // numbers, true/false/null are checked by hand: a JSON.parse that throws costs ~5 µs (NOTES.md)
+  if ((b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x2b || b === 0x2e) {
+    if (NUMERIC_TEXT.test(text)) return sniffed(SHAPE_NUMBER, value, false, Number(text))
+  } else if (b === 0x74 || b === 0x66 || b === 0x6e) {
+    const word = text.trim()
+    if (word === 'true' || word === 'false') return sniffed(SHAPE_BOOLEAN, value, false)
+    if (word === 'null') return sniffed(SHAPE_NULL, value, false)
+  }
+  const suspicious = ERROR_WORDS.test(text)
+  if ((b === 0x7b || b === 0x5b || b === 0x22) && mayBeJson(buf)) {
+    const parsed = tryParse(text)
+    if (parsed !== undefined) {
+      const v = parsed.value
+      if (typeof v === 'string') return sniffed(SHAPE_STRING, value, suspicious)
+      const error = suspicious && jsonHasError(v)
+      if (Array.isArray(v)) return sniffed(SHAPE_ARRAY, value, error)
+      if (typeof v === 'object' && v !== null) return sniffed(keySetShape(v), value, error, undefined, v as Record<string, unknown>)
+    }
+  }
+  return sniffed(SHAPE_TEXT, value, suspicious)
+}
+
+/** True when a message looks like an error or warning: an error word in its topic or payload (see ERROR_WORDS). */
+export function looksLikeError(topic: string, payload: Buffer): boolean {
+  return ERROR_WORDS.test(topic) || sniff(payload).error
+}
+
+// -------------------------------------------------------------------------------------
+// constructors
+// -------------------------------------------------------------------------------------
+
+/** A fresh, empty pruning state; throws RangeError for a target outside 1..500 (the tool codec checks first). */
+export function initialPrune(opts: PruneOptions): PruneState {
+  const target = opts.targetCount
+  const maxTopics = opts.maxTopics ?? DEFAULT_MAX_TOPICS
+  if (!Number.isInteger(target) || target < 1 || target > MAX_TARGET) throw new RangeError(`targetCount must be an integer 1..${MAX_TARGET}, got ${target}`)
+  if (!Number.isInteger(maxTopics) || maxTopics < 0) throw new RangeError(`maxTopics must be a non-negative integer, got ${maxTopics}`)
+  const errorCap = Math.max(1, Math.floor(target / 2))
+  const headCap = Math.ceil(errorCap / 2)
+  // 2T strata: after a doubling at least half are in use, so a steady stream leaves ≥ T candidates
+  const buckets = 2 * target
+  const state: State = {
+    _tag: 'PruneState',
+    target,
+    maxTopics,
+    seen: 0,
+    topics: new Map(),
+    otherCount: 0,
+    otherRange: undefined,
+    headCap,
+    tailCap: errorCap - headCap,
+    errorHead: [],
+    errorTail: new Map(),
+    errorTailBySig: new Map(),
+    slotCap: Math.min(target, maxTopics),
+    holders: 0,
+    oneOffs: [],
+    oneOffHead: 0,
+    bucketSeq: new Float64Array(buckets).fill(NO_MESSAGE),
+    bucketMsg: new Array<Message | undefined>(buckets).fill(undefined),
+    bucketScore: new Float64Array(buckets),
+    bucketTie: new Uint32Array(buckets),
+    x0: Number.NaN,
+    width: 1 / SUB_STEPS,
+    lastAt: Number.NaN,
+    sameAt: 0,
+  }
+  return state
+}
+
+// -------------------------------------------------------------------------------------
+// combinators
+// -------------------------------------------------------------------------------------
+
+function widen(r: Range | undefined, x: number): Range {
+  if (r === undefined) return { min: x, max: x }
+  if (x < r.min) r.min = x
+  if (x > r.max) r.max = x
+  return r
+}
+
+function trackFields(t: TopicStats, obj: Readonly<Record<string, unknown>>): void {
+  for (const f of t.fields) {
+    const v = obj[f.name]
+    if (typeof v === 'number') widen(f, v)
+  }
+  if (t.fields.length >= MAX_FIELDS_PER_TOPIC) return
+  for (const k in obj) {
+    const v = obj[k]
+    if (typeof v !== 'number' || t.fields.some((f) => f.name === k)) continue
+    t.fields.push({ name: k, min: v, max: v })
+    if (t.fields.length >= MAX_FIELDS_PER_TOPIC) return
+  }
+}
+
+/**
+ * Gives a new topic a first/last slot. When all are taken, the oldest holder that still has a single message
+ * gives its slot up: a retained dump of one-off topics must not lock out the live topics that follow it.
+ */
+function admitHolder(s: State, t: TopicStats, seq: number, m: Message): void {
+  if (s.holders >= s.slotCap) {
+    let freed = false
+    while (!freed && s.oneOffHead < s.oneOffs.length) {
+      const o = s.oneOffs[s.oneOffHead++]!
+      if (o.holder && o.count === 1) {
+        o.holder = false
+        o.firstMsg = o.lastMsg = undefined
+        o.firstSeq = o.lastSeq = NO_MESSAGE
+        freed = true
+      }
+    }
+    if (s.oneOffHead > 64 && s.oneOffHead * 2 > s.oneOffs.length) {
+      s.oneOffs.splice(0, s.oneOffHead)
+      s.oneOffHead = 0
+    }
+    if (!freed) return
+  } else {
+    s.holders++
+  }
+  t.holder = true
+  t.firstSeq = t.lastSeq = seq
+  t.firstMsg = t.lastMsg = m
+  s.oneOffs.push(t)
+}
+
+/**
+ * Every error is kept until E are held. After that the first ⌈E/2⌉ stay (when the trouble started) and the
+ * other places hold the latest errors, where a new error displaces an older copy of itself (same topic and
+ * payload) before anything else: a repeating error takes one place, so rarer errors survive a flood of it.
+ */
+function keepError(s: State, seq: number, m: Message, value: number): void {
+  if (s.errorHead.length < s.headCap) {
+    s.errorHead.push({ seq, m })
+    return
+  }
+  if (s.tailCap === 0) return
+  const sig = `${m.topic}\u0000${value}`
+  if (s.errorTail.size >= s.tailCap) {
+    const copy = s.errorTailBySig.get(sig)
+    if (copy !== undefined) {
+      s.errorTail.delete(copy)
+    } else {
+      const oldest = s.errorTail.values().next().value
+      if (oldest !== undefined) {
+        s.errorTail.delete(oldest.seq)
+        if (s.errorTailBySig.get(oldest.sig) === oldest.seq) s.errorTailBySig.delete(oldest.sig)
+      }
+    }
+  }
+  s.errorTail.set(seq, { seq, m, sig })
+  s.errorTailBySig.set(sig, seq)
+}
+
+function beats(score: number, tie: number, s: State, j: number): boolean {
+  const other = s.bucketScore[j]!
+  return score > other || (score === other && tie > s.bucketTie[j]!)
+}
+
+function putBucket(s: State, j: number, seq: number, m: Message | undefined, score: number, tie: number): void {
+  s.bucketSeq[j] = seq
+  s.bucketMsg[j] = m
+  s.bucketScore[j] = score
+  s.bucketTie[j] = tie
+}
+
+/** Doubles the strata width: bucket j takes the better of old buckets 2j and 2j+1. */
+function mergeBuckets(s: State): void {
+  const n = s.bucketSeq.length
+  for (let j = 0; j < n / 2; j++) {
+    const a = 2 * j
+    const b = a + 1
+    const takeB = s.bucketSeq[b]! !== NO_MESSAGE && (s.bucketSeq[a]! === NO_MESSAGE || beats(s.bucketScore[b]!, s.bucketTie[b]!, s, a))
+    const k = takeB ? b : a
+    putBucket(s, j, s.bucketSeq[k]!, s.bucketMsg[k], s.bucketScore[k]!, s.bucketTie[k]!)
+  }
+  for (let j = n / 2; j < n; j++) putBucket(s, j, NO_MESSAGE, undefined, 0, 0)
+  s.width *= 2
+}
+
+function offerSample(s: State, seq: number, m: Message, x: number, score: number): void {
+  const n = s.bucketSeq.length
+  let j = Math.floor((x - s.x0) / s.width)
+  // out-of-order timestamps land in the earliest stratum rather than being lost
+  if (!(j >= 0)) j = 0
+  while (j >= n) {
+    mergeBuckets(s)
+    j = Math.floor((x - s.x0) / s.width)
+  }
+  const tie = mix32(seq)
+  if (s.bucketSeq[j]! === NO_MESSAGE || beats(score, tie, s, j)) putBucket(s, j, seq, m, score, tie)
+}
+
+/** Advances the state by one message, in place, and returns it; O(1) amortised, O(targetCount) at worst. */
+export function pruneStep(state: PruneState, m: Message): PruneState {
+  const s = state as State
+  const seq = s.seen++
+  const sn = sniff(m.payload)
+
+  let t = s.topics.get(m.topic)
+  if (t === undefined && s.topics.size < s.maxTopics) {
+    t = {
+      name: m.topic,
+      order: s.topics.size,
+      isErrorTopic: ERROR_WORDS.test(m.topic),
+      count: 0,
+      shapes: [],
+      lastValue: 0,
+      range: undefined,
+      fields: [],
+      holder: false,
+      firstSeq: NO_MESSAGE,
+      firstMsg: undefined,
+      lastSeq: NO_MESSAGE,
+      lastMsg: undefined,
+    }
+    s.topics.set(m.topic, t)
+  }
+
+  // Sample score: a new shape for its topic beats a changed value, which beats a repeat; within those,
+  // messages of quieter topics win (the rarity term is < 1, and steps by powers of two so ties stay common
+  // enough for the hashed tie-break to spread picks over a stratum instead of favouring its start).
+  let score: number
+  let isError: boolean
+  if (t === undefined) {
+    s.otherCount++
+    if (sn.num !== undefined) s.otherRange = widen(s.otherRange, sn.num)
+    isError = sn.error || ERROR_WORDS.test(m.topic)
+    score = 3
+  } else {
+    const first = t.count === 0
+    t.count++
+    isError = sn.error || t.isErrorTopic
+    const newShape = !first && !t.shapes.includes(sn.shape)
+    if (first || (newShape && t.shapes.length < MAX_SHAPES_PER_TOPIC)) t.shapes.push(sn.shape)
+    const changed = first || sn.value !== t.lastValue
+    t.lastValue = sn.value
+    if (sn.num !== undefined) t.range = widen(t.range, sn.num)
+    if (sn.obj !== undefined) trackFields(t, sn.obj)
+    if (first) admitHolder(s, t, seq, m)
+    else if (t.holder) {
+      t.lastSeq = seq
+      t.lastMsg = m
+    }
+    // a holder's first message is kept by its own rule: it only fills a stratum nothing else wants
+    score = first && t.holder ? -1 : (newShape ? 4 : 0) + (changed ? 2 : 0) + 1 / (32 - Math.clz32(t.count))
+  }
+
+  // Messages sharing a millisecond get sub-ms positions so a burst (a retained replay) still spreads.
+  const at = Number.isFinite(m.receivedAt) ? m.receivedAt : Number.isFinite(s.lastAt) ? s.lastAt : 0
+  if (at === s.lastAt) s.sameAt = Math.min(s.sameAt + 1, SUB_STEPS - 1)
+  else {
+    s.lastAt = at
+    s.sameAt = 0
+  }
+  const x = at + s.sameAt / SUB_STEPS
+  if (Number.isNaN(s.x0)) s.x0 = x
+
+  // Errors beyond the error store's cap are dropped, not sampled: a flood must not crowd out the rest.
+  if (isError) keepError(s, seq, m, sn.value)
+  else offerSample(s, seq, m, x, score)
+  return s
+}
+
+// -------------------------------------------------------------------------------------
+// destructors
+// -------------------------------------------------------------------------------------
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : String(Number(n.toPrecision(6)))
+}
+
+function rangeText(label: string, r: Range): string {
+  return r.min === r.max ? `${label} ${fmt(r.min)}` : `${label} ${fmt(r.min)}–${fmt(r.max)}`
+}
+
+function summaryLine(name: string, count: number, kept: number, range: Range | undefined, fields: readonly FieldRange[]): string {
+  const parts = [`${name}: ${count - kept} of ${count} dropped`]
+  if (range !== undefined) parts.push(rangeText(range.min === range.max ? 'value' : 'values', range))
+  for (const f of fields) parts.push(rangeText(f.name, f))
+  return parts.join(', ')
+}
+
+/** Picks the kept messages and describes the rest; does not change the state, so it can run mid-window. */
+export function pruneResult(state: PruneState): PruneResult {
+  const s = state as State
+  const keep = new Map<number, Message>()
+
+  for (const h of s.errorHead) keep.set(h.seq, h.m)
+  for (const h of s.errorTail.values()) keep.set(h.seq, h.m)
+  const error = keep.size
+
+  // Busiest topics first, then first seen; every topic's last message (its current state) goes before any
+  // topic's first, so when room is short more topics are shown rather than fewer twice.
+  const holders = [...s.topics.values()].filter((t) => t.holder).sort((a, b) => b.count - a.count || a.order - b.order)
+  let firstLast = 0
+  for (const pass of ['last', 'first'] as const) {
+    for (const t of holders) {
+      if (keep.size >= s.target) break
+      const seq = pass === 'last' ? t.lastSeq : t.firstSeq
+      const msg = pass === 'last' ? t.lastMsg : t.firstMsg
+      if (msg !== undefined && !keep.has(seq)) {
+        keep.set(seq, msg)
+        firstLast++
+      }
+    }
+  }
+
+  // Sample: the strata in time order, cut into as many contiguous groups as there is room, best of each.
+  const strata: number[] = []
+  for (let j = 0; j < s.bucketSeq.length; j++) {
+    const seq = s.bucketSeq[j]!
+    if (seq !== NO_MESSAGE && !keep.has(seq)) strata.push(j)
+  }
+  const room = s.target - keep.size
+  let sample = 0
+  const take = (j: number): void => {
+    keep.set(s.bucketSeq[j]!, s.bucketMsg[j]!)
+    sample++
+  }
+  if (strata.length <= room) strata.forEach(take)
+  else {
+    for (let g = 0; g < room; g++) {
+      const lo = Math.floor((g * strata.length) / room)
+      const hi = Math.floor(((g + 1) * strata.length) / room)
+      let best = strata[lo]!
+      for (let i = lo + 1; i < hi; i++) {
+        const j = strata[i]!
+        if (beats(s.bucketScore[j]!, s.bucketTie[j]!, s, best)) best = j
+      }
+      take(best)
+    }
+  }
+
+  const kept = [...keep.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1])
+
+  const keptPerTopic = new Map<string, number>()
+  let keptOther = 0
+  for (const m of kept) {
+    if (s.topics.has(m.topic)) keptPerTopic.set(m.topic, (keptPerTopic.get(m.topic) ?? 0) + 1)
+    else keptOther++
+  }
+  const lossy = [...s.topics.values()]
+    .map((t) => ({ t, dropped: t.count - (keptPerTopic.get(t.name) ?? 0) }))
+    .filter((e) => e.dropped > 0)
+    .sort((a, b) => b.dropped - a.dropped || a.t.order - b.t.order)
+  const summary = lossy.map(({ t }) => summaryLine(t.name, t.count, keptPerTopic.get(t.name) ?? 0, t.range, t.fields))
+  if (s.otherCount > keptOther) {
+    summary.push(summaryLine(`other topics (beyond ${s.maxTopics} tracked)`, s.otherCount, keptOther, s.otherRange, []))
+  }
+
+  return {
+    kept,
+    seen: s.seen,
+    keptCount: kept.length,
+    dropped: s.seen - kept.length,
+    byRule: { error, first_last: firstLast, sample },
+    summary,
+  }
+}
+
+/** How much the state holds right now (message references and index entries), to check it stays bounded. */
+export function pruneStateSize(state: PruneState): PruneStateSize {
+  const s = state as State
+  let candidates = s.errorHead.length + s.errorTail.size
+  for (const t of s.topics.values()) if (t.holder) candidates += 2
+  for (let j = 0; j < s.bucketSeq.length; j++) if (s.bucketSeq[j]! !== NO_MESSAGE) candidates++
+  return { candidates, topics: s.topics.size, index: s.errorTailBySig.size + (s.oneOffs.length - s.oneOffHead) + s.oneOffHead }
+}
