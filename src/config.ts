@@ -21,6 +21,8 @@ export interface Config {
   readonly sessionTtlSeconds: number
   /** Upper bound of any tool result, in characters. */
   readonly outputBudgetChars: number
+  /** Upper bound of max_messages in one collection window. */
+  readonly maxMessagesLimit: number
   /** Largest payload mqtt_publish_message accepts, in bytes. */
   readonly maxPayloadBytes: number
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
@@ -79,6 +81,7 @@ const settings: { readonly [K in keyof Config]: Setting<Config[K]> } = {
   maxSessions: { flag: 'max-sessions', env: 'MQTT_MCP_MAX_SESSIONS', codec: intIn(1, 100), fallback: 5, help: 'open sessions at most' },
   sessionTtlSeconds: { flag: 'session-ttl-seconds', env: 'MQTT_MCP_SESSION_TTL_SECONDS', codec: intIn(1, 604800), fallback: 3600, help: 'idle seconds before a session is closed' },
   outputBudgetChars: { flag: 'output-budget-chars', env: 'MQTT_MCP_OUTPUT_BUDGET_CHARS', codec: intIn(2000, 10_000_000), fallback: 60000, help: 'largest tool result, in characters' },
+  maxMessagesLimit: { flag: 'max-messages', env: 'MQTT_MCP_MAX_MESSAGES', codec: intIn(1, 1_000_000), fallback: 500, help: 'upper bound of max_messages in one collection window' },
   maxPayloadBytes: { flag: 'max-payload-bytes', env: 'MQTT_MCP_MAX_PAYLOAD_BYTES', codec: intIn(1, 268_435_455), fallback: 1_048_576, help: 'largest payload to publish, in bytes' },
   logLevel: { flag: 'log-level', env: 'MQTT_MCP_LOG_LEVEL', codec: logLevel, fallback: 'info', help: 'stderr log level: debug, info, warn, error, silent' },
   demo: { flag: 'demo', env: 'MQTT_MCP_DEMO', codec: boolean, fallback: false, help: 'start the embedded demo broker with simulated devices' },

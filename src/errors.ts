@@ -3,6 +3,7 @@
  * Inside src/streams they travel on the RxJS error channel; at the tool boundary they become a tool result.
  */
 import type * as t from 'io-ts'
+import { redactUrlsInText } from './log.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -274,9 +275,15 @@ export function fromUnknown(u: unknown): AppError {
 // io-ts errors
 // -------------------------------------------------------------------------------------
 
-const describeValue = (v: unknown): string => {
+// Fields whose values are never echoed back, whatever is wrong with them (as the logger's redaction).
+const SECRET_FIELD = /pass(word)?|secret|token|authorization|^key$|passphrase|credential/i
+
+const describeValue = (v: unknown, field: string): string => {
   if (v === undefined) return 'nothing'
-  const s = JSON.stringify(v)
+  if (SECRET_FIELD.test(field.slice(field.lastIndexOf('.') + 1))) return '***'
+  // URL userinfo is masked before shortening, so a cut cannot hide the '@' that marks the password
+  const json = JSON.stringify(v)
+  const s = json === undefined ? undefined : redactUrlsInText(json)
   return s === undefined ? typeof v : s.length > 60 ? s.slice(0, 57) + '...' : s
 }
 
@@ -300,7 +307,7 @@ export function fromValidationErrors(errors: t.Errors): AppError {
     const field = path.join('.') || '(arguments)'
     const last = err.context[err.context.length - 1]
     const expected = err.message ?? last?.type.name ?? 'a valid value'
-    if (!byField.has(field)) byField.set(field, { field, expected, got: describeValue(err.value) })
+    if (!byField.has(field)) byField.set(field, { field, expected, got: describeValue(err.value, field) })
   }
   const fields = [...byField.values()]
   const message = fields

@@ -204,6 +204,8 @@ export function toJsonSchema(codec: t.Any): JsonSchema {
       return { type: 'null' }
     case 'UnknownType':
       return {}
+    case 'AnyDictionaryType':
+      return { type: 'object' }
     case 'LiteralType':
       return { const: (c as unknown as t.LiteralType<string | number | boolean>).value }
     case 'KeyofType':

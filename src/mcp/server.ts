@@ -79,7 +79,13 @@ export function createMcpServer(deps: McpServerDeps): Server {
     deps.onToolCall?.({ type: 'finished', ...finished, ok: true })
     deps.context.logger.debug('tool call', { tool: tool.name, ms: finished.ms })
     const structured = result.right as Record<string, unknown>
-    return { structuredContent: structured, content: [{ type: 'text', text: JSON.stringify(structured) }] }
+    const reply: CallToolResult = { structuredContent: structured, content: [{ type: 'text', text: JSON.stringify(structured) }] }
+    if (extra.signal.aborted) {
+      // The SDK drops replies to cancelled requests (the spec's SHOULD); our contract returns what a cancelled
+      // window gathered (stopped_by: "cancelled"), so send it ourselves. Clients that gave up ignore it.
+      await server.transport?.send({ jsonrpc: '2.0', id: extra.requestId, result: reply }, { relatedRequestId: extra.requestId }).catch(() => undefined)
+    }
+    return reply
   })
 
   return server

@@ -75,7 +75,8 @@ export const isUnsupportedVersion = (code: number, protocolVersion: number): boo
  * user name or password" (4 / 134): with credentials sent, "not authorized" is reported as AuthenticationFailed.
  */
 export function connackRefusal(code: number, protocolVersion: number, withCredentials = false): AppError {
-  const name = reasonName(code, protocolVersion)
+  // A 5.0 CONNACK refusal is >= 128; a lower code answering a 5.0 CONNECT comes from a 3.1.1 broker (1: version)
+  const name = reasonName(code, protocolVersion === 5 && code < 128 ? 4 : protocolVersion)
   const message = `The broker refused the connection: ${name} (reason code ${code}).`
   const v5 = protocolVersion === 5
   if ((v5 && (code === 134 || code === 140)) || (!v5 && code === 4)) return err.authenticationFailed({ message, reasonCode: code })
@@ -120,7 +121,7 @@ const TLS_CODES: Readonly<Record<string, string>> = {
 /** Maps a socket-level error (errno or TLS code) before CONNACK to the error it means. */
 export function socketError(e: Error & { code?: string | number }, host: string, port: number): AppError {
   const code = typeof e.code === 'string' ? e.code : ''
-  const where = `${host}:${port}`
+  const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
   const tls = TLS_CODES[code] ?? (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /certificate|ssl|tls/i.test(e.message) ? e.message : undefined)
   if (tls !== undefined) return err.tlsFailed({ message: `TLS handshake with ${where} failed: ${tls}.`, check: tls.split(':')[0] ?? tls })
   switch (code) {

@@ -114,11 +114,14 @@ export class Session {
   private negotiated: ProtocolVersion | undefined
   private readonly closed = new Subject<void>()
   private readonly now: () => number
+  /** The spec without its secrets, which are kept sealed only (util.inspect and debug prints show this object). */
+  private readonly spec: SessionSpec
 
   private constructor(
-    private readonly spec: SessionSpec,
+    spec: SessionSpec,
     private readonly deps: SessionDeps,
   ) {
+    this.spec = withoutSecrets(spec)
     this.now = deps.now ?? (() => deps.scheduler.now())
     this.name = spec.name
     this.url = { ...spec.url, password: undefined, username: spec.username }
@@ -345,4 +348,13 @@ export class Session {
         },
       })
   }
+}
+
+/** The spec minus username, password, URL userinfo and TLS key and passphrase. */
+function withoutSecrets(spec: SessionSpec): SessionSpec {
+  const { username: _username, password: _password, tls, ...rest } = spec
+  const { username: _u, password: _p, ...url } = spec.url
+  if (tls === undefined) return { ...rest, url }
+  const { key: _key, passphrase: _passphrase, ...publicTls } = tls
+  return { ...rest, url, tls: publicTls }
 }

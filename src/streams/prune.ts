@@ -9,8 +9,8 @@
  *            ├─► first/last slots                           for ≤ min(T, maxTopics) topics
  *            └─► topic stats                                count, value ranges; ≤ maxTopics, then "other"
  *
- *   pruneResult:  errors ─► last of each topic ─► first of each topic ─► one sample per stratum group
- *                 (by count, then first seen)                              (until T) ─► arrival order
+ *   pruneResult:  errors ─► last + first of each topic ─► one sample per stratum group ─► arrival order
+ *                          (by count, then first seen)     (until T)
  *
  * The state is mutated in place (a fresh copy per message would cost more than the rest of the step), so
  * create it per subscription: `defer(() => source.pipe(reduce(pruneStep, initialPrune(opts))))`.
@@ -159,19 +159,25 @@ function isClearValue(v: unknown): boolean {
   return false
 }
 
-/** JSON is an error when an error word is a key with a value that is not "clear", or appears in a string value. */
+/**
+ * Keys whose string values describe a condition. A string elsewhere is data, not a condition: Home Assistant
+ * discovery configs carry `"payload_not_available": "offline"` and must not count as errors.
+ */
+const CONDITION_KEY = /^(?:level|severity|status|state|error|err|errors|fault|faults|alarm|alarms|warning|warnings|message|msg|event|result|reason|description|detail|details|text|log|exception)$/i
+
+/** JSON is an error when an error word is a key with a value that is not "clear", or a condition key's string value. */
 function jsonHasError(root: unknown): boolean {
-  const stack: unknown[] = [root]
+  const stack: Array<[unknown, string]> = [[root, 'message']]
   for (let visits = 0; stack.length > 0 && visits < MAX_JSON_VISITS; visits++) {
-    const v = stack.pop()
+    const [v, key] = stack.pop()!
     if (typeof v === 'string') {
-      if (ERROR_WORDS.test(v)) return true
+      if (CONDITION_KEY.test(key) && ERROR_WORDS.test(v)) return true
     } else if (Array.isArray(v)) {
-      for (const x of v) stack.push(x)
+      for (const x of v) stack.push([x, key])
     } else if (typeof v === 'object' && v !== null) {
       for (const [k, x] of Object.entries(v)) {
         if (ERROR_WORDS.test(k) && !isClearValue(x)) return true
-        if (typeof x === 'string' || (typeof x === 'object' && x !== null)) stack.push(x)
+        if (typeof x === 'string' || (typeof x === 'object' && x !== null)) stack.push([x, k])
       }
     }
   }
@@ -559,20 +565,20 @@ export function pruneResult(state: PruneState): PruneResult {
   for (const h of s.errorTail.values()) keep.set(h.seq, h.m)
   const error = keep.size
 
-  // Busiest topics first, then first seen; every topic's last message (its current state) goes before any
-  // topic's first, so when room is short more topics are shown rather than fewer twice.
+  // Topics by message count, then first seen: a busy topic's first and last show how it moved, a one-off
+  // topic (first = last, often a retained state) needs one place. When one place is left for a pair, the
+  // last message goes in: it is the topic's current state.
   const holders = [...s.topics.values()].filter((t) => t.holder).sort((a, b) => b.count - a.count || a.order - b.order)
   let firstLast = 0
-  for (const pass of ['last', 'first'] as const) {
-    for (const t of holders) {
-      if (keep.size >= s.target) break
-      const seq = pass === 'last' ? t.lastSeq : t.firstSeq
-      const msg = pass === 'last' ? t.lastMsg : t.firstMsg
-      if (msg !== undefined && !keep.has(seq)) {
-        keep.set(seq, msg)
-        firstLast++
-      }
-    }
+  const keepHeld = (seq: number, m: Message | undefined): void => {
+    if (m === undefined || keep.has(seq) || keep.size >= s.target) return
+    keep.set(seq, m)
+    firstLast++
+  }
+  for (const t of holders) {
+    if (keep.size >= s.target) break
+    keepHeld(t.lastSeq, t.lastMsg)
+    keepHeld(t.firstSeq, t.firstMsg)
   }
 
   // Sample: the strata in time order, cut into as many contiguous groups as there is room, best of each.

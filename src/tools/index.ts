@@ -2,7 +2,16 @@
 import { closeConnection } from './close-connection.js'
 import { establishConnection } from './establish-connection.js'
 import { listActiveConnections } from './list-active-connections.js'
+import { listTopics } from './list-topics.js'
 import { publishMessage } from './publish-message.js'
+import { subscribeAndCollect } from './subscribe-and-collect.js'
 import type { Tool } from './tool.js'
 
-export const tools: readonly Tool[] = [establishConnection, listActiveConnections, closeConnection, publishMessage]
+export const tools: readonly Tool[] = [
+  establishConnection,
+  listActiveConnections,
+  closeConnection,
+  listTopics,
+  subscribeAndCollect,
+  publishMessage,
+]

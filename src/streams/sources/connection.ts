@@ -8,7 +8,8 @@
  */
 import mqtt from 'mqtt'
 import type { IClientOptions, IConnackPacket, IPublishPacket, MqttClient, Packet } from 'mqtt'
-import { asyncScheduler, catchError, Observable, share, throwError, type SchedulerLike } from 'rxjs'
+import { Socket } from 'node:net'
+import { asyncScheduler, catchError, defer, Observable, share, tap, throwError, type SchedulerLike } from 'rxjs'
 import * as err from '../../errors.js'
 import type { AppError } from '../../errors.js'
 import { connackRefusal, isUnsupportedVersion, reasonName, socketError } from '../../mqtt/reason-codes.js'
@@ -39,9 +40,15 @@ export function connect(opts: ConnectOptions, scheduler: SchedulerLike = asyncSc
       )
     }, opts.connectTimeoutMs)
 
-    client.on('packetsend', (packet: Packet) => {
-      if (packet.cmd === 'connect') connectSent = true
-    })
+    // mqtt.js writes CONNECT inside mqtt.connect(), before a 'packetsend' listener could see it; it goes out as
+    // soon as the transport opens, which TCP and TLS sockets announce with 'connect'. A WebSocket stream does not
+    // say: count CONNECT as sent, so that silence after it still reads as a refusal of the version.
+    const transport: unknown = client.stream
+    if (transport instanceof Socket) {
+      transport.once('connect', () => {
+        connectSent = true
+      })
+    } else connectSent = true
     client.on('connect', (connack: IConnackPacket) => {
       connected = true
       timeout.unsubscribe()
@@ -77,7 +84,6 @@ export function connect(opts: ConnectOptions, scheduler: SchedulerLike = asyncSc
       timeout.unsubscribe()
       client.removeAllListeners('connect')
       client.removeAllListeners('close')
-      client.removeAllListeners('packetsend')
       // keep an error listener: a late socket error after teardown must not crash the process
       client.removeAllListeners('error')
       client.on('error', () => undefined)
@@ -96,11 +102,18 @@ export function connectNegotiated(
 ): Observable<Link> {
   if (opts.protocolVersion !== 'auto') return connect({ ...opts, protocolVersion: opts.protocolVersion }, scheduler)
   const v5 = connect({ ...opts, protocolVersion: 5, connectTimeoutMs: Math.min(opts.connectTimeoutMs, SILENT_REFUSAL_MS) }, scheduler)
-  return v5.pipe(
-    catchError((e: AppError) =>
-      refusesVersion5(e) ? connect({ ...opts, protocolVersion: 4 }, scheduler) : throwError(() => e),
-    ),
-  )
+  return defer(() => {
+    // only a CONNECT that failed falls back: losing a connection made on 5 must not reconnect on 3.1.1
+    let connected = false
+    return v5.pipe(
+      tap(() => {
+        connected = true
+      }),
+      catchError((e: AppError) =>
+        !connected && refusesVersion5(e) ? connect({ ...opts, protocolVersion: 4 }, scheduler) : throwError(() => e),
+      ),
+    )
+  })
 }
 
 /** True when the failure of an MQTT 5 CONNECT suggests a 3.1.1-only broker. */

@@ -1,0 +1,94 @@
+/** mqtt_list_topics: topic discovery with one wildcard subscription at QoS 0, answered as a tree that fits the budget. */
+import * as E from 'fp-ts/lib/Either.js'
+import * as t from 'io-ts'
+import { described, int, object, optional, str } from '../mcp/codec.js'
+import { indexStep, initialTopicIndex, renderTree, type TopicIndex } from '../streams/topic-tree.js'
+import { nullableString, sessionIdField, withSession } from './common.js'
+import { defineTool } from './tool.js'
+import { gapsBetween, runWindow, subscribeAll, validateFilters } from './window.js'
+
+const input = object(
+  {
+    session_id: sessionIdField,
+    pattern: optional(described(str(1, 65535), 'Topic filter to discover below, e.g. # (everything) or zigbee2mqtt/#.'), '#'),
+    duration_seconds: optional(described(int(1, 300), 'How long to listen, in seconds. Retained topics arrive at once; live ones need time.'), 5),
+    max_topics: optional(described(int(1, 100_000), 'Stop indexing new topics after this many (truncated: true).'), 1000),
+    include_system: optional(described(t.boolean, 'Also subscribe to $SYS/# (broker statistics topics).'), false),
+    depth: optional(described(int(1, 32), 'Aggregate below this level: nodes at this depth are shown folded with their counts.')),
+  },
+  'mqtt_list_topics',
+)
+
+const output = object({
+  session_id: t.string,
+  pattern: t.string,
+  topic_count: t.number,
+  message_count: t.number,
+  retained_count: t.number,
+  stopped_by: t.keyof({ duration: null, limit: null, cancelled: null, closed: null }),
+  truncated: t.boolean,
+  folded: t.boolean,
+  tree: described(
+    t.array(t.UnknownRecord),
+    'Root nodes: { name, path, topics, messages, retained, last_seen, kind?, sample?, children? | folded: true }.',
+  ),
+  interruptions: t.array(object({ start: t.string, end: nullableString, error: t.string })),
+  notes: t.array(t.string),
+})
+
+export const listTopics = defineTool({
+  name: 'mqtt_list_topics',
+  title: 'Discover MQTT topics',
+  description: [
+    'Discovers topics below pattern (default #) by listening for duration_seconds (5, max 300) with one wildcard subscription at QoS 0; $SYS/# only with include_system.',
+    'Returns topic_count, message_count, retained_count and a tree: each node has its topic and live message counts, retained count, last_seen, and on topics the payload kind (json/text/number/binary/empty) and a short sample.',
+    'Branches that do not fit the output budget are folded into their parent with counts (folded: true); depth folds every node at that level. Retained messages delivered on subscribe are marked retained, not counted as live traffic.',
+  ].join(' '),
+  input,
+  output,
+  annotations: { readOnlyHint: true, openWorldHint: true },
+  run: async (args, ctx) => {
+    const named = [{ field: 'pattern', filter: args.pattern }]
+    if (args.include_system) named.push({ field: 'include_system', filter: '$SYS/#' })
+    const filters = validateFilters(named)
+    if (E.isLeft(filters)) return filters
+    return withSession(ctx, args.session_id, async (session) => {
+      let index: TopicIndex | undefined
+      const window = await runWindow<TopicIndex>(
+        ctx,
+        // QoS 0: at QoS 1 Mosquitto's queue limits deliver only ~1,000 of 10,000 retained messages (NOTES.md)
+        subscribeAll(session, filters.right, 0),
+        { durationMs: args.duration_seconds * 1000, limit: Number.MAX_SAFE_INTEGER },
+        indexStep,
+        () => (index = initialTopicIndex({ maxTopics: args.max_topics })),
+        (n) => `${n} messages, ${index?.topics.size ?? 0} topics`,
+      )
+      if (E.isLeft(window)) return window
+      const w = window.right
+      const tree = renderTree(w.state, {
+        budgetChars: Math.floor(ctx.config.outputBudgetChars * 0.9),
+        ...(args.depth !== undefined ? { depth: args.depth } : {}),
+      })
+      const notes: string[] = []
+      if (tree.truncated) notes.push(`Stopped indexing at max_topics (${args.max_topics}); raise it or narrow pattern to see the rest.`)
+      if (tree.folded) notes.push('Some branches are folded to fit the output budget; call again with a narrower pattern to open them.')
+      if (tree.topic_count > 0 && tree.retained_count === 0) {
+        notes.push('No retained messages were seen. Some brokers (RabbitMQ) do not deliver retained messages to wildcard subscriptions.')
+      }
+      if (tree.topic_count === 0) notes.push(`Nothing was published below ${args.pattern} in ${args.duration_seconds} s and nothing is retained there.`)
+      return E.right({
+        session_id: session.id,
+        pattern: args.pattern,
+        topic_count: tree.topic_count,
+        message_count: tree.message_count,
+        retained_count: tree.retained_count,
+        stopped_by: w.stoppedBy,
+        truncated: tree.truncated,
+        folded: tree.folded,
+        tree: tree.tree as unknown as Array<Record<string, unknown>>,
+        interruptions: gapsBetween(session, w.startedAt, w.endedAt),
+        notes,
+      })
+    })
+  },
+})
