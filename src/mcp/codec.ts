@@ -74,7 +74,8 @@ export class StrictObject<P extends Props> extends t.Type<ObjectOf<P>, unknown, 
         if (!additional) {
           const known = Object.keys(props)
           for (const key of Object.keys(input)) {
-            if (!(key in props)) {
+            // own keys only: `in` would let toString, constructor or __proto__ through as known fields
+            if (!Object.hasOwn(props, key)) {
               errors.push({
                 value: input[key],
                 context: [...c, { key, type: t.never, actual: input[key] }],
@@ -141,10 +142,29 @@ export const num = (min: number, max: number): Described<t.Type<number, number, 
     { type: 'number', minimum: min, maximum: max },
   )
 
-/** A string of at most `maxLength` characters (and at least `minLength`). */
+/** Length in Unicode code points (a lone surrogate counts as one), like ajv's ucs2length. */
+function codePoints(s: string): number {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++
+    n++
+  }
+  return n
+}
+
+/** A string of at most `maxLength` characters (code points) and at least `minLength`. */
 export const str = (minLength = 0, maxLength = 1_000_000): Described<t.Type<string, string, unknown>> => {
   const label = minLength > 0 ? `a non-empty string of at most ${maxLength} characters` : `a string of at most ${maxLength} characters`
-  const valid = (u: unknown): u is string => typeof u === 'string' && u.length >= minLength && u.length <= maxLength
+  const valid = (u: unknown): u is string => {
+    if (typeof u !== 'string') return false
+    // counted in code points, as JSON Schema minLength/maxLength are; a string of n UTF-16 units has between
+    // n/2 and n code points, so most strings are decided without counting
+    if (u.length < minLength || u.length > 2 * maxLength) return false
+    if (u.length <= maxLength && Math.ceil(u.length / 2) >= minLength) return true
+    const length = codePoints(u)
+    return length >= minLength && length <= maxLength
+  }
   return new Described(
     new t.Type<string, string, unknown>(label, valid, (u, c) => (valid(u) ? t.success(u) : t.failure(u, c, label)), t.identity),
     { type: 'string', ...(minLength > 0 ? { minLength } : {}), maxLength },

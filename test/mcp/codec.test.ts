@@ -3,7 +3,7 @@ import { Ajv, type ValidateFunction } from 'ajv'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import fc from 'fast-check'
 import * as E from 'fp-ts/lib/Either.js'
-import * as t from 'io-ts'
+import * as io from 'io-ts'
 import type { AppError } from '../../src/errors.js'
 import {
   described,
@@ -54,20 +54,20 @@ test('toJsonSchema › oneOf is an enum of its literals', (t) => {
 
 test('toJsonSchema › described adds the description and extra keywords to the inner schema', (t) => {
   t.deepEqual(toJsonSchema(described(int(0, 9), 'A digit.')), { type: 'integer', minimum: 0, maximum: 9, description: 'A digit.' })
-  t.deepEqual(toJsonSchema(described(t.boolean, 'A flag.', { examples: [true] })), { type: 'boolean', description: 'A flag.', examples: [true] })
-  t.deepEqual(toJsonSchema(described(described(t.string, 'inner'), 'outer')), { type: 'string', description: 'outer' })
+  t.deepEqual(toJsonSchema(described(io.boolean, 'A flag.', { examples: [true] })), { type: 'boolean', description: 'A flag.', examples: [true] })
+  t.deepEqual(toJsonSchema(described(described(io.string, 'inner'), 'outer')), { type: 'string', description: 'outer' })
 })
 
 test('toJsonSchema › optional adds the default when there is one, false and 0 included', (t) => {
   t.deepEqual(toJsonSchema(optional(int(0, 9), 3)), { type: 'integer', minimum: 0, maximum: 9, default: 3 })
   t.deepEqual(toJsonSchema(optional(int(0, 9), 0)), { type: 'integer', minimum: 0, maximum: 9, default: 0 })
-  t.deepEqual(toJsonSchema(optional(t.boolean, false)), { type: 'boolean', default: false })
+  t.deepEqual(toJsonSchema(optional(io.boolean, false)), { type: 'boolean', default: false })
   t.deepEqual(toJsonSchema(optional(str(0, 5), '')), { type: 'string', maxLength: 5, default: '' })
-  t.deepEqual(toJsonSchema(optional(t.boolean)), { type: 'boolean' })
+  t.deepEqual(toJsonSchema(optional(io.boolean)), { type: 'boolean' })
 })
 
 test('toJsonSchema › object lists required properties and forbids others', (t) => {
-  const schema = toJsonSchema(object({ a: t.string, b: optional(t.number), c: optional(t.boolean, true) }))
+  const schema = toJsonSchema(object({ a: io.string, b: optional(io.number), c: optional(io.boolean, true) }))
   t.deepEqual(schema, {
     type: 'object',
     properties: { a: { type: 'string' }, b: { type: 'number' }, c: { type: 'boolean', default: true } },
@@ -78,7 +78,7 @@ test('toJsonSchema › object lists required properties and forbids others', (t)
 })
 
 test('toJsonSchema › looseObject allows other properties', (t) => {
-  t.deepEqual(toJsonSchema(looseObject({ a: t.string })), {
+  t.deepEqual(toJsonSchema(looseObject({ a: io.string })), {
     type: 'object',
     properties: { a: { type: 'string' } },
     required: ['a'],
@@ -87,20 +87,20 @@ test('toJsonSchema › looseObject allows other properties', (t) => {
 })
 
 test('toJsonSchema › translates the plain io-ts codecs used in outputs', (t) => {
-  t.deepEqual(toJsonSchema(t.array(t.string)), { type: 'array', items: { type: 'string' } })
-  t.deepEqual(toJsonSchema(t.readonlyArray(t.number)), { type: 'array', items: { type: 'number' } })
-  t.deepEqual(toJsonSchema(t.record(t.string, t.string)), { type: 'object', additionalProperties: { type: 'string' } })
-  t.deepEqual(toJsonSchema(t.union([t.string, t.null])), { anyOf: [{ type: 'string' }, { type: 'null' }] })
-  t.deepEqual(toJsonSchema(t.literal('x')), { const: 'x' })
-  t.deepEqual(toJsonSchema(t.keyof({ a: null, b: null })), { enum: ['a', 'b'] })
-  t.deepEqual(toJsonSchema(t.unknown), {})
-  t.deepEqual(toJsonSchema(t.Int), { type: 'number' })
-  t.deepEqual(toJsonSchema(t.type({ a: t.string })), { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] })
-  t.deepEqual(toJsonSchema(t.partial({ a: t.string })), { type: 'object', properties: { a: { type: 'string' } } })
+  t.deepEqual(toJsonSchema(io.array(io.string)), { type: 'array', items: { type: 'string' } })
+  t.deepEqual(toJsonSchema(io.readonlyArray(io.number)), { type: 'array', items: { type: 'number' } })
+  t.deepEqual(toJsonSchema(io.record(io.string, io.string)), { type: 'object', additionalProperties: { type: 'string' } })
+  t.deepEqual(toJsonSchema(io.union([io.string, io.null])), { anyOf: [{ type: 'string' }, { type: 'null' }] })
+  t.deepEqual(toJsonSchema(io.literal('x')), { const: 'x' })
+  t.deepEqual(toJsonSchema(io.keyof({ a: null, b: null })), { enum: ['a', 'b'] })
+  t.deepEqual(toJsonSchema(io.unknown), {})
+  t.deepEqual(toJsonSchema(io.Int), { type: 'number' })
+  t.deepEqual(toJsonSchema(io.type({ a: io.string })), { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] })
+  t.deepEqual(toJsonSchema(io.partial({ a: io.string })), { type: 'object', properties: { a: { type: 'string' } } })
 })
 
 test('toJsonSchema › refuses a codec it cannot describe, naming it', (t) => {
-  const error = t.throws(() => toJsonSchema(t.tuple([t.string, t.number])))
+  const error = t.throws(() => toJsonSchema(io.tuple([io.string, io.number])))
   t.regex(error?.message ?? '', /no JSON Schema for codec \[string, number\] \(TupleType\)/)
 })
 
@@ -108,14 +108,14 @@ test('toJsonSchema › refuses a codec it cannot describe, naming it', (t) => {
 // decoding
 // -------------------------------------------------------------------------------------
 
-const decoded = <A>(c: t.Type<A, unknown, unknown>, u: unknown): A => {
+const decoded = <A>(c: io.Type<A, unknown, unknown>, u: unknown): A => {
   const r = c.decode(u)
   if (E.isLeft(r)) throw new Error(`expected ${JSON.stringify(u)} to decode`)
   return r.right
 }
 
 test('object › applies defaults and leaves optional properties without one absent', (t) => {
-  const c = object({ a: t.string, n: optional(int(0, 9), 4), f: optional(t.boolean, false), o: optional(t.string) })
+  const c = object({ a: io.string, n: optional(int(0, 9), 4), f: optional(io.boolean, false), o: optional(io.string) })
   const out = decoded(c, { a: 'x' })
   t.deepEqual(out, { a: 'x', n: 4, f: false })
   t.false('o' in out)
@@ -123,12 +123,12 @@ test('object › applies defaults and leaves optional properties without one abs
 })
 
 test('object › rejects unknown keys, null, arrays and primitives', (t) => {
-  const c = object({ a: optional(t.string) })
+  const c = object({ a: optional(io.string) })
   for (const u of [{ b: 1 }, null, [], 'a', 1, true]) t.true(E.isLeft(c.decode(u)), JSON.stringify(u))
 })
 
 test('object › rejects unknown keys that happen to be Object.prototype names', (t) => {
-  const c = object({ a: optional(t.string) })
+  const c = object({ a: optional(io.string) })
   const validate = ajv.compile(toJsonSchema(c))
   for (const json of ['{"toString":1}', '{"constructor":"x"}', '{"hasOwnProperty":true}', '{"valueOf":0}', '{"__proto__":{}}']) {
     const u = JSON.parse(json) as unknown
@@ -138,7 +138,7 @@ test('object › rejects unknown keys that happen to be Object.prototype names',
 })
 
 test('looseObject › keeps keys it does not know', (t) => {
-  t.deepEqual(decoded(looseObject({ a: t.string }), { a: 'x', b: 2 }), { a: 'x', b: 2 })
+  t.deepEqual(decoded(looseObject({ a: io.string }), { a: 'x', b: 2 }), { a: 'x', b: 2 })
 })
 
 test('str › counts characters (code points) as JSON Schema maxLength and minLength do', (t) => {
@@ -176,12 +176,12 @@ const representative = object(
     count: optional(described(int(-3, 10), 'A count.'), 2),
     ratio: optional(described(num(0, 1), 'A ratio.')),
     mode: optional(described(oneOf(['fast', 'slow', 3] as const), 'A mode.'), 'fast'),
-    flag: optional(described(t.boolean, 'A flag.'), false),
-    tags: optional(described(t.array(str(0, 3)), 'Tags.')),
-    labels: optional(described(t.record(t.string, int(0, 5)), 'Labels.')),
+    flag: optional(described(io.boolean, 'A flag.'), false),
+    tags: optional(described(io.array(str(0, 3)), 'Tags.')),
+    labels: optional(described(io.record(io.string, int(0, 5)), 'Labels.')),
     nested: optional(described(object({ x: int(0, 1), y: optional(str(2, 2), 'ab') }, 'nested'), 'Nested.')),
-    either: optional(t.union([t.null, str(1, 2), int(0, 1)])),
-    loose: optional(looseObject({ id: t.string })),
+    either: optional(io.union([io.null, str(1, 2), int(0, 1)])),
+    loose: optional(looseObject({ id: io.string })),
   },
   'representative',
 )
@@ -614,13 +614,13 @@ function nearValid(schema: JsonSchema, depth: number): fc.Arbitrary<unknown> {
       const lo = (min ?? -1000) - 1
       const hi = (max ?? 1000) + 1
       const edges = [lo, hi, lo + 1, hi - 1, 0, 0.5, lo + 1.5].filter((n) => Number.isFinite(n))
-      return fc.oneof(fc.integer({ min: Math.max(lo, -2 ** 31), max: Math.min(hi, 2 ** 31) }), fc.constantFrom(...edges))
+      return fc.oneof(fc.integer({ min: Math.max(lo, -(2 ** 31)), max: Math.min(hi, 2 ** 31) }), fc.constantFrom(...edges))
     }
     case 'string': {
       const min = (schema['minLength'] as number | undefined) ?? 0
       const max = schema['maxLength'] as number | undefined
       const edges = ['', 'x'.repeat(min)]
-      if (max !== undefined && max <= 300_000) edges.push('x'.repeat(max), 'x'.repeat(max + 1), '😀'.repeat(max), '😀'.repeat(max + 1))
+      if (max !== undefined && max <= 5000) edges.push('x'.repeat(max), 'x'.repeat(max + 1), '😀'.repeat(max), '😀'.repeat(max + 1))
       return fc.oneof({ weight: 3, arbitrary: SAFE_TEXT }, { weight: 1, arbitrary: fc.constantFrom(...edges) })
     }
     case 'boolean':

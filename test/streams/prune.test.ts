@@ -53,6 +53,7 @@ test('looksLikeError ignores clear error fields and words that only contain an e
     ['app/state', '{"status":"online","state":"ON"}'],
     ['app/state', 'true'],
     ['app/state', ''],
+    ['homeassistant/sensor/lamp/config', '{"name":"Lamp fault lamp","payload_available":"online","payload_not_available":"offline"}'],
   ]
   for (const [topic, payload] of normal) t.false(looksLikeError(topic, Buffer.from(payload)), `${topic} ${payload}`)
 })
@@ -155,6 +156,14 @@ test('pruneResult spreads a burst that shares one millisecond', (t) => {
   t.is(r.keptCount, 30)
   const indices = r.kept.map((m) => Number(text(m)))
   t.true(indices.filter((i) => i >= 200).length >= 10)
+})
+
+test('pruneResult gives the ranges of a JSON object’s first numeric fields in the summary', (t) => {
+  const input = Array.from({ length: 100 }, (_, i) =>
+    msg('zigbee2mqtt/th1', `{"battery":${90 - (i % 3)},"temperature":${(20 + (i % 10) / 4).toFixed(2)},"name":"a\\"b","nested":{"x":${i}},"humidity":${40 + (i % 16)},"linkquality":${i}}`, i * 1000),
+  )
+  const r = prune(input, { targetCount: 10 })
+  t.deepEqual(r.summary, ['zigbee2mqtt/th1: 90 of 100 dropped, battery 88–90, temperature 20–22.25, humidity 40–55'])
 })
 
 test('pruneResult keeps nothing of an empty window', (t) => {
