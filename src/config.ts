@@ -108,7 +108,8 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   for (const [key, s] of Object.entries(settings) as Array<[keyof Config, Setting<unknown>]>) {
     const flag = values[s.flag]
     const raw = typeof flag === 'boolean' ? String(flag) : flag ?? env[s.env]
-    if (raw === undefined || (raw === '' && s.fallback === undefined)) {
+    // an empty variable (`MQTT_MCP_MAX_SESSIONS=`) means unset, as shells and .env files use it
+    if (raw === undefined || (raw === '' && flag === undefined)) {
       out[key] = s.fallback
       continue
     }

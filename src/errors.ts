@@ -287,6 +287,14 @@ const describeValue = (v: unknown, field: string): string => {
   return s === undefined ? typeof v : s.length > 60 ? s.slice(0, 57) + '...' : s
 }
 
+// optional() and described() (src/mcp/codec.ts) validate through their inner codec without a context entry of
+// their own, so a union wrapped in them is the parent of its members: look through the wrappers
+const combinatorTag = (type: unknown): string | undefined => {
+  let c = type as { _tag?: string; inner?: unknown } | undefined
+  while (c !== undefined && (c._tag === 'Optional' || c._tag === 'Described') && c.inner !== undefined) c = c.inner as typeof c
+  return c?._tag
+}
+
 /** The message StrictObject gives a key it does not know. */
 export const UNKNOWN_FIELD = 'no such field'
 
@@ -300,8 +308,8 @@ export function fromValidationErrors(errors: t.Errors): AppError {
       const entry = err.context[i]
       const parent = err.context[i - 1]
       if (entry === undefined || parent === undefined) continue
-      const parentIsUnion = (parent.type as { _tag?: string })._tag === 'UnionType'
-      if (parentIsUnion || (parent.type as { _tag?: string })._tag === 'IntersectionType') continue
+      const parentTag = combinatorTag(parent.type)
+      if (parentTag === 'UnionType' || parentTag === 'IntersectionType') continue
       path.push(entry.key)
     }
     const field = path.join('.') || '(arguments)'

@@ -70,7 +70,7 @@ test('no two error tags share a code', (t) => {
 })
 
 test('each constructor sets its own tag', (t) => {
-  for (const [tag, e] of Object.entries(examples)) t.is<string>(e._tag, tag)
+  for (const [tag, e] of Object.entries(examples)) t.is(e._tag as string, tag)
 })
 
 test('errors fall into the categories of the original hierarchy', (t) => {

@@ -240,7 +240,8 @@ export class Session {
     return {
       session_id: this.id,
       name: this.name ?? null,
-      broker: formatBrokerUrl({ ...this.url, clientId: undefined }),
+      // a placeholder password makes the URL say `user:***@` without the real one ever being here
+      broker: formatBrokerUrl({ ...this.url, clientId: undefined, password: this.password !== undefined ? 'redacted' : undefined }),
       client_id: this.clientId,
       protocol_version: this.negotiated ?? null,
       state: this.state,

@@ -41,8 +41,11 @@ export interface PruneState {
 export interface PruneResult {
   /** The kept messages in arrival order; at most `targetCount` of them. */
   readonly kept: readonly Message[]
+  /** Messages the reducer was given. */
   readonly seen: number
+  /** `kept.length`. */
   readonly keptCount: number
+  /** `seen - keptCount`. */
   readonly dropped: number
   /** How many kept messages each rule contributed (a message kept by several rules counts for the first). */
   readonly byRule: { readonly error: number; readonly first_last: number; readonly sample: number }
@@ -60,7 +63,9 @@ export interface PruneStateSize {
   readonly index: number
 }
 
+/** The largest `targetCount` (TOOLS.md: target_count ≤ max_messages ≤ 500). */
 export const MAX_TARGET = 500
+/** Topics tracked individually when `maxTopics` is not given (a few hundred bytes of statistics each). */
 export const DEFAULT_MAX_TOPICS = 1000
 /** Payloads larger than this are classified by their first byte only: never decoded, scanned or parsed. */
 export const SCAN_LIMIT_BYTES = 4096
@@ -138,6 +143,8 @@ interface State extends PruneState {
   width: number
   lastAt: number
   sameAt: number
+  /** Every message while at most `target` were seen (then undefined): a window that fits is shown whole. */
+  all: Array<{ readonly seq: number; readonly m: Message; readonly error: boolean }> | undefined
 }
 
 // -------------------------------------------------------------------------------------
@@ -282,15 +289,16 @@ function scanObject(buf: Buffer, fields: FieldRange[] | undefined): number {
   for (let i = 0; i < n; i++) {
     const b = buf[i]!
     if (b === 0x22) {
+      const isKey = depth === 1 && expectKey
       let h = 0x811c9dc5
       let j = i + 1
       for (; j < n; j++) {
         const c = buf[j]!
         if (c === 0x22) break
         if (c === 0x5c) j++ // an escaped quote does not end the string
-        h = Math.imul(h ^ c, 0x01000193)
+        if (isKey) h = Math.imul(h ^ c, 0x01000193)
       }
-      if (depth === 1 && expectKey) {
+      if (isKey) {
         expectKey = false
         sum = (sum + (h >>> 0)) | 0
         keys++
@@ -343,7 +351,8 @@ function sniff(buf: Buffer, fields?: FieldRange[]): Sniffed {
   if (b !== 0x7b && b !== 0x5b) return sniffed(SHAPE_TEXT, value, suspicious)
   const shape = b === 0x7b ? scanObject(buf, fields) : SHAPE_ARRAY
   if (!suspicious) return sniffed(shape, value, false)
-  // JSON with an error word somewhere: only now is it parsed, to tell `"error": null` from `"error": "timeout"`
+  // JSON with an error word somewhere: only now is it parsed, to tell `"error": null` from `"error": "timeout"`;
+  // malformed JSON is judged like text
   const parsed = mayBeJson(buf) ? tryParse(text) : undefined
   return sniffed(shape, value, parsed === undefined || jsonHasError(parsed.value))
 }
@@ -392,6 +401,7 @@ export function initialPrune(opts: PruneOptions): PruneState {
     width: 1 / SUB_STEPS,
     lastAt: Number.NaN,
     sameAt: 0,
+    all: [],
   }
   return state
 }
@@ -567,6 +577,13 @@ export function pruneStep(state: PruneState, m: Message): PruneState {
   const x = at + s.sameAt / SUB_STEPS
   if (Number.isNaN(s.x0)) s.x0 = x
 
+  // Until more than the target arrived, nothing needs dropping: strata alone would keep one message per
+  // stratum and lose most of a burst (30 messages within a few ms showed as 11 with a target of 100).
+  if (s.all !== undefined) {
+    if (s.seen <= s.target) s.all.push({ seq, m, error: isError })
+    else s.all = undefined
+  }
+
   // Errors beyond the error store's cap are dropped, not sampled: a flood must not crowd out the rest.
   if (isError) keepError(s, seq, m, sn.value)
   else offerSample(s, seq, m, x, score)
@@ -595,6 +612,7 @@ function summaryLine(name: string, count: number, kept: number, range: Range | u
 /** Picks the kept messages and describes the rest; does not change the state, so it can run mid-window. */
 export function pruneResult(state: PruneState): PruneResult {
   const s = state as State
+  if (s.all !== undefined) return keepEverything(s, s.all)
   const keep = new Map<number, Message>()
 
   for (const h of s.errorHead) keep.set(h.seq, h.m)
@@ -670,11 +688,32 @@ export function pruneResult(state: PruneState): PruneResult {
   }
 }
 
+/** The result when no more than the target arrived: every message, each counted under the rule that would keep it. */
+function keepEverything(s: State, all: NonNullable<State['all']>): PruneResult {
+  let error = 0
+  let firstLast = 0
+  for (const h of all) {
+    if (h.error) error++
+    else {
+      const t = s.topics.get(h.m.topic)
+      if (t !== undefined && t.holder && (t.firstSeq === h.seq || t.lastSeq === h.seq)) firstLast++
+    }
+  }
+  return {
+    kept: all.map((h) => h.m),
+    seen: s.seen,
+    keptCount: all.length,
+    dropped: 0,
+    byRule: { error, first_last: firstLast, sample: all.length - error - firstLast },
+    summary: [],
+  }
+}
+
 /** How much the state holds right now (message references and index entries), to check it stays bounded. */
 export function pruneStateSize(state: PruneState): PruneStateSize {
   const s = state as State
-  let candidates = s.errorHead.length + s.errorTail.size
+  let candidates = s.errorHead.length + s.errorTail.size + (s.all?.length ?? 0)
   for (const t of s.topics.values()) if (t.holder) candidates += 2
   for (let j = 0; j < s.bucketSeq.length; j++) if (s.bucketSeq[j]! !== NO_MESSAGE) candidates++
-  return { candidates, topics: s.topics.size, index: s.errorTailBySig.size + (s.oneOffs.length - s.oneOffHead) + s.oneOffHead }
+  return { candidates, topics: s.topics.size, index: s.errorTailBySig.size + s.oneOffs.length }
 }

@@ -7,7 +7,7 @@
  *   subscribe(f) #1:  ^-----------!        SUBSCRIBE f at ^, …
  *   subscribe(f) #2:      ^-------------!  … UNSUBSCRIBE f when #2 leaves
  */
-import { EMPTY, Observable, Subject, type Subscription } from 'rxjs'
+import { concat, defer, EMPTY, ignoreElements, Observable, ReplaySubject, Subject, type Subscription } from 'rxjs'
 import type { AppError } from '../errors.js'
 import { topicMatches } from '../mqtt/topic.js'
 import type { Message, QoS } from './types.js'
@@ -54,10 +54,18 @@ interface Entry {
 /** Creates the table over a session's hot message stream and its broker. */
 export function createSubscriptionTable(messages$: Observable<Message>, broker: BrokerSubscriber): SubscriptionTable {
   const entries = new Map<string, Entry>()
+  /**
+   * Filters whose UNSUBSCRIBE is not confirmed yet: a new SUBSCRIBE of the same filter waits for the UNSUBACK.
+   * aedes handles an UNSUBSCRIBE and a SUBSCRIBE that follows it concurrently and may drop the new subscription
+   * (SUBACK sent, retained messages delivered, live ones never): seen with two windows on a filter in a row.
+   */
+  const unsubscribing = new Map<string, ReplaySubject<never>>()
 
   const send = (entry: Entry): void => {
     entry.pending?.unsubscribe()
-    entry.pending = broker.subscribe(entry.filter, entry.qos).subscribe({
+    const gate = unsubscribing.get(entry.filter)
+    const subscribe$ = defer(() => broker.subscribe(entry.filter, entry.qos))
+    entry.pending = (gate === undefined ? subscribe$ : concat(gate.pipe(ignoreElements()), subscribe$)).subscribe({
       next: (granted) => {
         entry.granted = granted
         for (const notify of entry.waiting) notify(granted)
@@ -108,7 +116,13 @@ export function createSubscriptionTable(messages$: Observable<Message>, broker: 
         if (e.refs === 0 && entries.get(filter) === e) {
           entries.delete(filter)
           e.pending?.unsubscribe()
-          broker.unsubscribe(filter).subscribe({ error: () => undefined })
+          const gate = new ReplaySubject<never>()
+          unsubscribing.set(filter, gate)
+          const confirmed = (): void => {
+            if (unsubscribing.get(filter) === gate) unsubscribing.delete(filter)
+            gate.complete()
+          }
+          broker.unsubscribe(filter).subscribe({ error: confirmed, complete: confirmed })
         }
       }
     })
@@ -116,6 +130,8 @@ export function createSubscriptionTable(messages$: Observable<Message>, broker: 
   return {
     subscribe,
     restore: () => {
+      // a new connection has no subscriptions: UNSUBSCRIBEs sent on the old one are moot
+      unsubscribing.clear()
       for (const entry of entries.values()) {
         entry.granted = undefined
         send(entry)
@@ -126,6 +142,7 @@ export function createSubscriptionTable(messages$: Observable<Message>, broker: 
       const all = [...entries.values()]
       // cleared first, so the subscribers' teardown sends no UNSUBSCRIBE on a closing connection
       entries.clear()
+      unsubscribing.clear()
       for (const entry of all) {
         entry.pending?.unsubscribe()
         entry.done.next()

@@ -1,6 +1,7 @@
 /** Every tool this server offers, in the order tools/list shows them. */
 import { closeConnection } from './close-connection.js'
 import { establishConnection } from './establish-connection.js'
+import { getTopicSchema } from './get-topic-schema.js'
 import { listActiveConnections } from './list-active-connections.js'
 import { listTopics } from './list-topics.js'
 import { publishMessage } from './publish-message.js'
@@ -13,5 +14,6 @@ export const tools: readonly Tool[] = [
   closeConnection,
   listTopics,
   subscribeAndCollect,
+  getTopicSchema,
   publishMessage,
 ]

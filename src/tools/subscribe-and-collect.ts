@@ -53,16 +53,53 @@ const output = object({
 
 type Collected = { prune: PruneState; stats: WindowStats }
 
-/** Shrinks the shown messages until the JSON fits `budget` characters: payload caps first, then messages. */
-function fitToBudget(r: PruneResult, maxPayloadBytes: number, build: (messages: MessageView[]) => object, budget: number): { body: object; truncated: boolean } {
+/** `per_topic` with its first `n` topics (busiest first) and the rest summed under "(other topics)". */
+function firstTopics(perTopic: Record<string, number>, n: number): Record<string, number> {
+  const entries = Object.entries(perTopic)
+  if (entries.length <= n) return perTopic
+  const out: Record<string, number> = {}
+  let other = 0
+  for (const [i, [topic, count]] of entries.entries()) {
+    if (i < n && topic !== '(other topics)') out[topic] = count
+    else other += count
+  }
+  out['(other topics)'] = other
+  return out
+}
+
+/** The first `n` lines of the pruning summary, then one line for the rest. */
+function firstLines(summary: readonly string[], n: number): string[] {
+  return summary.length <= n ? [...summary] : [...summary.slice(0, n), `… and ${summary.length - n} more topics with dropped messages`]
+}
+
+const stats = (body: object): { per_topic: object } => (body as { statistics: { per_topic: object } }).statistics
+
+/**
+ * Shrinks the result until its JSON fits `budget` characters: payload caps first, then the shown messages and
+ * the per-topic lists (statistics.per_topic, pruning.summary; one line per topic, so many topics alone can
+ * exceed the budget), whichever is larger.
+ */
+function fitToBudget(
+  r: PruneResult,
+  maxPayloadBytes: number,
+  build: (messages: MessageView[], topics: number) => object,
+  budget: number,
+): { body: object; truncated: boolean } {
   let cap = maxPayloadBytes
   let kept = [...r.kept]
+  let topics = Number.MAX_SAFE_INTEGER
   let truncated = false
   for (;;) {
-    const body = build(kept.map((m) => messageView(m, cap)))
-    if (JSON.stringify(body).length <= budget) return { body, truncated }
+    const views = kept.map((m) => messageView(m, cap))
+    const body = build(views, topics)
+    const size = JSON.stringify(body).length
+    if (size <= budget) return { body, truncated }
     truncated = true
+    const messagesSize = JSON.stringify(views).length
+    // topic lines listed now: per_topic entries or summary lines, whichever are more
+    const listed = Math.min(topics, Math.max(Object.keys(stats(body).per_topic).length, r.summary.length))
     if (cap > 64) cap = Math.max(64, Math.floor(cap / 2))
+    else if (listed > 0 && (messagesSize < size - messagesSize || kept.length <= 1)) topics = Math.floor(listed / 2)
     else if (kept.length > 1) kept = kept.filter((_, i) => i % 2 === 0)
     else return { body, truncated }
   }
@@ -113,15 +150,23 @@ export const subscribeAndCollect = defineTool({
       if (E.isLeft(window)) return window
       const w = window.right
       const pruned = pruneResult(w.state.prune)
+      const statistics = windowStatsView(w.state.stats, w.endedAt - w.startedAt)
       const base = {
         session_id: session.id,
         filters: filters.right,
-        statistics: windowStatsView(w.state.stats, w.endedAt - w.startedAt),
+        statistics,
         stopped_by: w.stoppedBy,
         interruptions: gapsBetween(session, w.startedAt, w.endedAt),
         pruning: { seen: pruned.seen, kept: pruned.keptCount, dropped: pruned.dropped, by_rule: pruned.byRule, summary: [...pruned.summary] },
       }
-      const { body, truncated } = fitToBudget(pruned, args.max_payload_bytes, (messages) => ({ ...base, messages, truncated: false }), Math.floor(ctx.config.outputBudgetChars * 0.95))
+      const build = (messages: MessageView[], topics: number) => ({
+        ...base,
+        statistics: { ...statistics, per_topic: firstTopics(statistics.per_topic, topics) },
+        pruning: { ...base.pruning, summary: firstLines(pruned.summary, topics) },
+        messages,
+        truncated: false,
+      })
+      const { body, truncated } = fitToBudget(pruned, args.max_payload_bytes, build, Math.floor(ctx.config.outputBudgetChars * 0.95))
       return E.right({ ...(body as typeof base & { messages: MessageView[] }), truncated })
     })
   },

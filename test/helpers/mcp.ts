@@ -4,9 +4,13 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { fileURLToPath } from 'node:url'
+import { asyncScheduler } from 'rxjs'
 import { createApp } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { createLogger, type Logger } from '../../src/log.js'
+import { createMcpServer } from '../../src/mcp/server.js'
+import type { Tool } from '../../src/tools/tool.js'
+import { VERSION } from '../../src/version.js'
 
 /** Path of the compiled server entry beside this compiled helper (.build/src/main.js). */
 export const mainPath = fileURLToPath(new URL('../../src/main.js', import.meta.url))
@@ -44,15 +48,23 @@ export interface InProcessServer {
   close(): Promise<void>
 }
 
+export interface InProcessOptions {
+  /** Serve these tools instead of the registered ones (e.g. a tool not yet in src/tools/index.ts); same registry. */
+  readonly tools?: readonly Tool[]
+}
+
 /** Builds the app in this process with config from `env` and connects an SDK Client through an in-memory pair. */
-export async function startInProcess(env: Record<string, string> = {}): Promise<InProcessServer> {
+export async function startInProcess(env: Record<string, string> = {}, opts: InProcessOptions = {}): Promise<InProcessServer> {
   const loaded = loadConfig([], env)
   if (loaded._tag === 'Left') throw new Error(loaded.left)
   const config = loaded.right as Config
   const lines: string[] = []
   const logger: Logger = createLogger('debug', {}, (line) => lines.push(line))
   const app = createApp({ config, logger })
-  const server = app.mcpServer()
+  const server =
+    opts.tools === undefined
+      ? app.mcpServer()
+      : createMcpServer({ name: 'bitsperity-mqtt-mcp', version: VERSION, tools: opts.tools, context: { registry: app.registry, config, logger, scheduler: asyncScheduler } })
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair()
   await server.connect(serverSide)
   const client = new Client({ name: 'test-client', version: '1.0.0' })

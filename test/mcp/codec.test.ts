@@ -190,12 +190,19 @@ const representativeSchema = toJsonSchema(representative)
 const MISSING = Symbol('missing')
 const junk = fc.constantFrom<unknown>(null, true, false, 0, -1, 1.5, '', 'x', '1', [], {}, [1], { a: 1 })
 const text = (maxLength: number) => fc.string({ unit: 'binary', maxLength })
-const orJunk = <A>(a: fc.Arbitrary<A>) => fc.oneof({ weight: 4, arbitrary: a as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: junk })
+const orJunk = <A>(a: fc.Arbitrary<A>) => fc.oneof({ weight: 12, arbitrary: a as fc.Arbitrary<unknown> }, { weight: 1, arbitrary: junk })
 
 /** An object from optional entries: absent when MISSING. */
 const assemble = (entries: Record<string, unknown>): Record<string, unknown> =>
   Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== MISSING))
+/** Absent with probability 1/freq. */
 const maybe = <A>(a: fc.Arbitrary<A>, freq = 2) => fc.option(a, { nil: MISSING, freq })
+/** Present once in three draws: optional properties that are mostly absent keep the valid share high. */
+const sometimes = <A>(a: fc.Arbitrary<A>) =>
+  fc.oneof({ weight: 2, arbitrary: fc.constant(MISSING) }, { weight: 1, arbitrary: a as fc.Arbitrary<unknown> })
+/** Present once in `odds` draws. */
+const rarely = <A>(a: fc.Arbitrary<A>, odds: number) =>
+  fc.oneof({ weight: odds - 1, arbitrary: fc.constant(MISSING) }, { weight: 1, arbitrary: a as fc.Arbitrary<unknown> })
 
 const representativeInput: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
@@ -203,28 +210,37 @@ const representativeInput: fc.Arbitrary<unknown> = fc.oneof(
     weight: 12,
     arbitrary: fc
       .record({
-        name: maybe(orJunk(fc.oneof(text(7), fc.constantFrom('', 'abcde', 'abcdef', '😀😀😀😀😀', '😀😀😀😀😀😀'))), 8),
-        count: maybe(orJunk(fc.oneof(fc.integer({ min: -5, max: 12 }), fc.double({ min: -5, max: 12, noNaN: true })))),
-        ratio: maybe(orJunk(fc.double({ min: -0.5, max: 1.5, noNaN: true }))),
-        mode: maybe(fc.constantFrom<unknown>('fast', 'slow', 3, '3', 'FAST', 4, null)),
-        flag: maybe(orJunk(fc.boolean())),
-        tags: maybe(orJunk(fc.array(orJunk(text(4)), { maxLength: 3 }))),
-        labels: maybe(orJunk(fc.dictionary(fc.string({ maxLength: 3 }), orJunk(fc.integer({ min: -1, max: 6 })), { maxKeys: 3 }))),
-        nested: maybe(
+        name: maybe(
+          orJunk(
+            fc.oneof(
+              { weight: 3, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 5 }) },
+              { weight: 1, arbitrary: text(8) },
+              { weight: 1, arbitrary: fc.constantFrom('', 'abcde', 'abcdef', '😀😀😀😀😀', '😀😀😀😀😀😀', '\ud800\ud800\ud800\ud800\ud800\ud800') },
+            ),
+          ),
+          8,
+        ),
+        count: sometimes(orJunk(fc.oneof({ weight: 4, arbitrary: fc.integer({ min: -4, max: 11 }) }, { weight: 1, arbitrary: fc.double({ min: -5, max: 12, noNaN: true }) }))),
+        ratio: sometimes(orJunk(fc.double({ min: -0.1, max: 1.1, noNaN: true }))),
+        mode: sometimes(fc.constantFrom<unknown>('fast', 'slow', 3, '3', 'FAST', 4, null)),
+        flag: sometimes(orJunk(fc.boolean())),
+        tags: sometimes(orJunk(fc.array(orJunk(text(4)), { maxLength: 3 }))),
+        labels: sometimes(orJunk(fc.dictionary(fc.string({ maxLength: 3 }), orJunk(fc.integer({ min: -1, max: 6 })), { maxKeys: 3 }))),
+        nested: sometimes(
           orJunk(
             fc
               .record({
                 x: maybe(orJunk(fc.integer({ min: -1, max: 2 })), 5),
                 y: maybe(orJunk(text(3))),
-                z: maybe(fc.constant(1), 8),
+                z: rarely(fc.constant(1), 8),
               })
               .map(assemble),
           ),
         ),
-        either: maybe(fc.constantFrom<unknown>(null, 'a', 'ab', 'abc', '', 0, 1, 2, true, [])),
-        loose: maybe(orJunk(fc.record({ id: maybe(orJunk(text(3)), 4), extra: maybe(fc.jsonValue({ maxDepth: 1 })) }).map(assemble))),
-        unknown_field: maybe(fc.jsonValue({ maxDepth: 1 }), 10),
-        toString: maybe(fc.constant('x'), 30),
+        either: sometimes(fc.constantFrom<unknown>(null, 'a', 'ab', 'abc', '', 0, 1, 2, true, [])),
+        loose: sometimes(orJunk(fc.record({ id: maybe(orJunk(text(3)), 4), extra: maybe(fc.jsonValue({ maxDepth: 1 })) }).map(assemble))),
+        unknown_field: rarely(fc.jsonValue({ maxDepth: 1 }), 20),
+        toString: rarely(fc.constant('x'), 40),
       })
       .map(assemble),
   },
@@ -246,8 +262,8 @@ test('representative codec › decodes exactly the values its JSON Schema accept
     { numRuns: 3000 },
   )
   // the generator must exercise both answers, not only rejections
-  t.true(accepted > total / 10, `${accepted} of ${total} accepted`)
-  t.true(accepted < total - total / 10, `${accepted} of ${total} accepted`)
+  t.true(accepted > total / 20, `${accepted} of ${total} accepted`)
+  t.true(accepted < total * 0.9, `${accepted} of ${total} accepted`)
 })
 
 test('representative codec › fills in the same defaults as ajv with useDefaults', (t) => {
@@ -599,7 +615,7 @@ const SAFE_TEXT = fc.string({
 /** Values near what `schema` accepts: valid ones, boundary cases and type errors. Strings hold no '/', so no file is read. */
 function near(schema: JsonSchema, depth = 0): fc.Arbitrary<unknown> {
   const valid = nearValid(schema, depth)
-  return fc.oneof({ weight: 5, arbitrary: valid }, { weight: 1, arbitrary: junk })
+  return fc.oneof({ weight: 8, arbitrary: valid }, { weight: 1, arbitrary: junk })
 }
 
 function nearValid(schema: JsonSchema, depth: number): fc.Arbitrary<unknown> {
@@ -633,7 +649,7 @@ function nearValid(schema: JsonSchema, depth: number): fc.Arbitrary<unknown> {
       const props = propertiesOf(schema)
       const required = new Set((schema['required'] ?? []) as string[])
       const entries = Object.fromEntries(
-        Object.entries(props).map(([k, s]) => [k, fc.option(near(s, depth + 1), { nil: MISSING, freq: required.has(k) ? 12 : 2 })]),
+        Object.entries(props).map(([k, s]) => [k, required.has(k) ? maybe(near(s, depth + 1), 12) : sometimes(near(s, depth + 1))]),
       )
       const extraValue = schema['additionalProperties']
       const extras =
@@ -669,6 +685,6 @@ test('tools › decode exactly the generated arguments their inputSchema accepts
       }),
       { numRuns: 400 },
     )
-    t.true(accepted > 0 && accepted < total, `${tool.name}: ${accepted} of ${total} accepted`)
+    t.true(accepted >= 5 && total - accepted >= 5, `${tool.name}: ${accepted} of ${total} accepted`)
   }
 })

@@ -150,14 +150,19 @@ for (const b of brokerMatrix()) {
     if (E.isLeft(during)) t.is(during.left._tag, 'NotConnected')
     t.is(session.interruptions.length, 1)
     t.is(session.interruptions[0]?.end, undefined, 'the gap is open while reconnecting')
+    // a subscription made while reconnecting is sent once the connection is back
+    const joined = collect(session.subscribe('joined/#', 0))
 
     await broker.restart()
     await stateOf(session, 'connected')
     // the SUBSCRIBE is sent again after the reconnect: wait for its SUBACK before publishing
-    await until(() => session.subscriptions()[0]?.granted !== undefined, 'the restored SUBACK')
+    await until(() => session.subscriptions().every((x) => x.granted !== undefined), 'the restored SUBACKs')
     await publishOnce(broker.url, 're/after', 'b')
     const after = await inbox.waitFor((m) => m.topic === 're/after')
     t.is(after.payload.toString(), 'b')
+    await publishOnce(broker.url, 'joined/x', 'c')
+    await joined.waitFor((m) => m.topic === 'joined/x')
+    joined.subscription.unsubscribe()
 
     t.deepEqual(states, ['connected', 'reconnecting', 'connected'])
     t.is(session.reconnects, 1)

@@ -49,7 +49,7 @@ export function connect(opts: ConnectOptions, scheduler: SchedulerLike = asyncSc
         connectSent = true
       })
     } else connectSent = true
-    client.on('connect', (connack: IConnackPacket) => {
+    const onConnect = (connack: IConnackPacket): void => {
       connected = true
       timeout.unsubscribe()
       subscriber.next(
@@ -57,8 +57,8 @@ export function connect(opts: ConnectOptions, scheduler: SchedulerLike = asyncSc
           closing = true
         }),
       )
-    })
-    client.on('error', (e: Error & { code?: string | number }) => {
+    }
+    const onError = (e: Error & { code?: string | number }): void => {
       if (connected) return // the 'close' that follows reports the loss
       firstError ??=
         typeof e.code === 'number'
@@ -66,8 +66,8 @@ export function connect(opts: ConnectOptions, scheduler: SchedulerLike = asyncSc
           : socketError(e, host, port)
       // mqtt.js does not always close the stream after a CONNACK refusal
       subscriber.error(firstError)
-    })
-    client.on('close', () => {
+    }
+    const onClose = (): void => {
       if (closing) return subscriber.complete()
       subscriber.error(
         connected
@@ -78,14 +78,19 @@ export function connect(opts: ConnectOptions, scheduler: SchedulerLike = asyncSc
                 cause: connectSent ? 'closed before CONNACK' : 'closed',
               })),
       )
-    })
+    }
+    client.on('connect', onConnect)
+    client.on('error', onError)
+    client.on('close', onClose)
 
     return () => {
       timeout.unsubscribe()
-      client.removeAllListeners('connect')
-      client.removeAllListeners('close')
+      // only our own listeners: mqtt.js's own 'close' listener clears its CONNACK timer (removing it kept a
+      // refused client's timer, and so the process, alive for connectTimeoutMs + 5 s)
+      client.off('connect', onConnect)
+      client.off('close', onClose)
+      client.off('error', onError)
       // keep an error listener: a late socket error after teardown must not crash the process
-      client.removeAllListeners('error')
       client.on('error', () => undefined)
       client.end(true)
     }
