@@ -9,8 +9,8 @@
  * Quantiles come from a log-bucket histogram (`LogHistogram`, DDSketch-like): bucket i holds the values in
  * (γ^(i−1), γ^i] with γ = (1+α)/(1−α), α = 1%, and answers with the bucket's centre, so every quantile is within
  * 1% of a value of the right rank (min and max are exact; 0 has its own bucket). A histogram keeps at most 512
- * buckets (a 28,000× range of values); beyond that the lowest buckets are merged, which only blurs quantiles
- * far below the median. So a topic costs at most a few KB whatever arrives.
+ * buckets (a 28,000× range of values); beyond that the lowest buckets are merged into one, so only values more
+ * than 28,000× below the largest lose their accuracy (they read as that floor). A topic costs a few KB at most.
  *
  * Definitions (times in ms; the window is `startedAt`..`now`):
  *   - rates are over the whole window; retained replays are not traffic (counted apart, they mark a topic seen)

@@ -117,6 +117,7 @@ const ERROR_TAIL = 15
 const SCHEMA_SAMPLES = 20
 const MAX_KEYS = 20
 const MAX_CASE_HINTS = 5
+const MAX_NOTES_EACH = 5
 /** Payloads up to this size are parsed for state values and shapes; larger ones are classified by size only. */
 const PARSE_LIMIT = 4096
 const VALUE_CHARS = 64
@@ -339,9 +340,10 @@ interface Limits {
   keys: number
   perRole: number
   heartbeats: number
+  availability: number
 }
 
-const FULL: Limits = { payloadBytes: 512, errors: ERROR_HEAD + ERROR_TAIL, timeline: 100, transitions: 50, schemas: 200, keys: MAX_KEYS, perRole: 100, heartbeats: 100 }
+const FULL: Limits = { payloadBytes: 512, errors: ERROR_HEAD + ERROR_TAIL, timeline: 100, transitions: 50, schemas: 200, keys: MAX_KEYS, perRole: 100, heartbeats: 100, availability: 100 }
 
 /** Each step shrinks one list; the loop cycles through them until the body fits or nothing can shrink. */
 const SHRINK: ReadonlyArray<(l: Limits) => boolean> = [
@@ -353,12 +355,18 @@ const SHRINK: ReadonlyArray<(l: Limits) => boolean> = [
   (l) => shrink(l, 'transitions', 5),
   (l) => shrink(l, 'perRole', 10),
   (l) => shrink(l, 'heartbeats', 10),
+  (l) => shrink(l, 'availability', 10),
   (l) => shrink(l, 'timeline', 0),
   (l) => shrink(l, 'schemas', 0),
   (l) => shrink(l, 'errors', 1),
   (l) => shrink(l, 'transitions', 1),
   (l) => shrink(l, 'perRole', 1),
   (l) => shrink(l, 'heartbeats', 1),
+  (l) => shrink(l, 'availability', 1),
+  (l) => shrink(l, 'errors', 0),
+  (l) => shrink(l, 'heartbeats', 0),
+  (l) => shrink(l, 'perRole', 0),
+  (l) => shrink(l, 'availability', 0),
 ]
 
 function shrink(l: Limits, key: keyof Limits, floor: number): boolean {
@@ -409,7 +417,7 @@ function bodyOf(s: DeviceState, b: Built, l: Limits): Body {
     messages_seen: s.matched,
     topic_count: s.topics.size,
     topics,
-    availability: b.availability.map((a) => ({
+    availability: b.availability.slice(0, l.availability).map((a) => ({
       topic: a.topic,
       state: a.state,
       raw: a.raw,
@@ -467,12 +475,14 @@ function notesOf(s: DeviceState, b: Built, args: { device_id: string; topic_patt
   if (b.availability.length === 0) {
     notes.push('No availability / Last-Will topic was found (online|offline, Online|Offline, {"state":"online"} … on a status/availability/LWT/state topic): disconnects cannot be told from quiet periods.')
   }
-  for (const a of b.availability) {
-    if (a.state === 'offline') notes.push(`${a.topic} says offline since ${isoOf(a.since)}.`)
+  const offline = b.availability.filter((a) => a.state === 'offline')
+  for (const a of offline.slice(0, MAX_NOTES_EACH)) notes.push(`${a.topic} says offline since ${isoOf(a.since)}.`)
+  if (offline.length > MAX_NOTES_EACH) notes.push(`${offline.length - MAX_NOTES_EACH} more availability topics say offline.`)
+  const missing = b.heartbeats.filter((h) => h.missed_beats > 0)
+  for (const h of missing.slice(0, MAX_NOTES_EACH)) {
+    notes.push(`${h.topic}: ${h.missed_beats} beat(s) missed at a period of ${h.period_ms} ms (silent for the last ${h.silent_ms} ms).`)
   }
-  for (const h of b.heartbeats) {
-    if (h.missed_beats > 0) notes.push(`${h.topic}: ${h.missed_beats} beat(s) missed at a period of ${h.period_ms} ms (silent for the last ${h.silent_ms} ms).`)
-  }
+  if (missing.length > MAX_NOTES_EACH) notes.push(`${missing.length - MAX_NOTES_EACH} more periodic topics missed beats.`)
   if (s.topics.size >= MAX_TOPICS) notes.push(`Only the first ${MAX_TOPICS} topics are tracked (${s.untrackedMessages} messages on others); narrow topic_pattern.`)
   return notes
 }
@@ -490,7 +500,7 @@ export const debugDevice = defineTool({
   output,
   annotations: { readOnlyHint: true, openWorldHint: true },
   run: async (args, ctx) => {
-    if (/[+#\u0000]/.test(args.device_id)) {
+    if (['+', '#', '\u0000'].some((c) => args.device_id.includes(c))) {
       return E.left(
         err.invalidInput({
           message: 'device_id: a device id cannot contain +, # or U+0000; to match several devices or a layout, use topic_pattern.',

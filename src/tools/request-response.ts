@@ -9,7 +9,7 @@ import { Ajv2019 } from 'ajv/dist/2019.js'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
-import { defaultIfEmpty, filter, firstValueFrom, fromEvent, map, merge, of, Subject, take, takeUntil, timer, type Observable } from 'rxjs'
+import { defaultIfEmpty, filter, firstValueFrom, from, fromEvent, map, merge, of, race, Subject, take, takeUntil, timer, type Observable } from 'rxjs'
 import * as err from '../errors.js'
 import type { AppError } from '../errors.js'
 import { described, int, object, oneOf, optional, str } from '../mcp/codec.js'
@@ -198,14 +198,25 @@ async function subscribeFirst(
     sub.unsubscribe()
     messages.complete()
   }
-  const waited = await Promise.race([
-    granted,
-    firstValueFrom(merge(timer(timeoutMs, ctx.scheduler), abort$(ctx.signal))).then(() =>
-      ctx.signal.aborted
-        ? E.left(err.cancelled({ message: 'The call was cancelled before the response topic was subscribed.' }))
-        : E.left(err.subscribeRejected({ message: `No SUBACK for '${filterText}' within ${timeoutMs / 1000} s; nothing was published.`, filter: filterText, reasonCode: 128, hint: 'Check that the session is connected (mqtt_list_active_connections) and try again.' })),
+  // race: whichever loses (the timer included) is unsubscribed, so no timer outlives the call
+  const waited = await firstValueFrom(
+    race(
+      from(granted),
+      timer(timeoutMs, ctx.scheduler).pipe(
+        map(() =>
+          E.left<AppError, void>(
+            err.subscribeRejected({
+              message: `No SUBACK for '${filterText}' within ${timeoutMs / 1000} s; nothing was published.`,
+              filter: filterText,
+              reasonCode: 128,
+              hint: 'Check that the session is connected (mqtt_list_active_connections) and try again.',
+            }),
+          ),
+        ),
+      ),
+      abort$(ctx.signal).pipe(map(() => E.left<AppError, void>(err.cancelled({ message: 'The call was cancelled before the response topic was subscribed.' })))),
     ),
-  ])
+  )
   if (E.isLeft(waited)) {
     stop()
     return waited

@@ -11,7 +11,7 @@ import { CallToolResultSchema, type CallToolResult, type Progress } from '@model
 import test, { type ExecutionContext } from 'ava'
 import mqtt, { type MqttClient } from 'mqtt'
 import { brokerMatrix, type TestBroker } from '../helpers/brokers.js'
-import { call, fails, mainPath, ok, startInProcess, startStdioServer, textOf } from '../helpers/mcp.js'
+import { fails, mainPath, ok, startInProcess, startStdioServer, textOf } from '../helpers/mcp.js'
 
 interface Shown {
   topic: string
