@@ -167,7 +167,7 @@ interface DeviceState {
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
 /** True when `id` is one whole topic level of `topic` (or several consecutive ones, when it contains /). */
-export function hasLevel(topic: string, id: string): boolean {
+function hasLevel(topic: string, id: string): boolean {
   if (topic === id) return true
   if (topic.startsWith(`${id}/`) || topic.endsWith(`/${id}`)) return true
   return topic.includes(`/${id}/`)
@@ -189,7 +189,7 @@ function stateNamed(topic: string): boolean {
 }
 
 /** The role of one of the device's topics, from its name (and whether it is a recognised availability or periodic topic). */
-export function roleOf(topic: string, deviceId: string, hints: { availability: boolean; periodic: boolean }): Role {
+function roleOf(topic: string, deviceId: string, hints: { availability: boolean; periodic: boolean }): Role {
   const levels = levelsOf(topic)
   const first = levels[0] ?? ''
   const last = levels[levels.length - 1] ?? ''
@@ -230,7 +230,8 @@ function initialDevice(deviceId: string, pattern: string | undefined): DeviceSta
 function deviceStep(s: DeviceState, m: Message): DeviceState {
   s.seen++
   if (!s.matches(m.topic)) {
-    if (s.looselyMatches !== undefined && s.caseHints.size < MAX_CASE_HINTS && s.looselyMatches(m.topic)) s.caseHints.add(m.topic)
+    // hints only matter while nothing matched exactly: the notes show them only then
+    if (s.matched === 0 && s.looselyMatches !== undefined && s.caseHints.size < MAX_CASE_HINTS && s.looselyMatches(m.topic)) s.caseHints.add(m.topic)
     return s
   }
   s.matched++
