@@ -4,6 +4,7 @@
  */
 import * as E from 'fp-ts/lib/Either.js'
 import { asyncScheduler, type SchedulerLike } from 'rxjs'
+import { createToolCallLog } from './activity.js'
 import type { Config } from './config.js'
 import type { Logger } from './log.js'
 import { createMcpServer, type ToolCallEvent } from './mcp/server.js'
@@ -48,6 +49,9 @@ export function defaultSessionSpec(config: Config, url: string | undefined): (()
   }
 }
 
+/** The server's parts: the session registry, a factory of MCP servers sharing it, and the tool call log. */
+export type App = ReturnType<typeof createApp>
+
 /** Creates the registry and a factory of MCP servers sharing it (one server per client connection). */
 export function createApp(deps: AppDeps) {
   const scheduler = deps.scheduler ?? asyncScheduler
@@ -58,13 +62,17 @@ export function createApp(deps: AppDeps) {
     ...(spec !== undefined ? { defaultSpec: spec } : {}),
     deps: { connect: (o) => connectNegotiated(o, scheduler), sealer: createSealer(), scheduler, logger: deps.logger },
   })
+  const toolCalls = createToolCallLog()
   const mcpServer = () =>
     createMcpServer({
       name: 'bitsperity-mqtt-mcp',
       version: VERSION,
       tools,
       context: { registry, config: deps.config, logger: deps.logger, scheduler },
-      ...(deps.onToolCall !== undefined ? { onToolCall: deps.onToolCall } : {}),
+      onToolCall: (e) => {
+        toolCalls.record(e)
+        deps.onToolCall?.(e)
+      },
     })
-  return { registry, mcpServer, close: () => registry.closeAll() }
+  return { registry, mcpServer, toolCalls, config: deps.config, startedAt: scheduler.now(), close: () => registry.closeAll() }
 }

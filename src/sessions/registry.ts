@@ -128,6 +128,8 @@ export class SessionRegistry {
   }
 
   private adopt(session: Session): void {
+    // idle time counts from when the caller gets the session, not from before a slow connect
+    session.touch()
     this.sessions.set(session.id, session)
     this.events.next({ type: 'opened', session })
     session.state$.subscribe({

@@ -21,7 +21,9 @@ import type { AppError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { formatBrokerUrl, type BrokerUrl } from '../mqtt/url.js'
 import { retryBackoff, type BackoffPolicy } from '../streams/retry-backoff.js'
+import { initialObserved, lastMessage, observedTree, observeStep } from '../streams/observed-topics.js'
 import { createSubscriptionTable, type SubscriptionInfo, type SubscriptionTable } from '../streams/subscriptions.js'
+import type { TopicTreeResult } from '../streams/topic-tree.js'
 import type { ConnackInfo, ConnectOptions, Link, Message, ProtocolVersion, PublishAck, PublishOptions, QoS, TlsOptions } from '../streams/types.js'
 import { sealOptional, wipe, type Sealed, type Sealer } from './secrets.js'
 
@@ -103,6 +105,7 @@ export class Session {
   readonly interruptions: Interruption[] = []
 
   private readonly messages = new Subject<Message>()
+  private readonly observed = initialObserved()
   private readonly table: SubscriptionTable
   private readonly username: Sealed | undefined
   private readonly password: Sealed | undefined
@@ -176,9 +179,13 @@ export class Session {
     this.lastUsedAt = this.now()
   }
 
-  /** Messages matching `filter` for as long as the caller stays subscribed; ends when the session closes. */
-  subscribe(filter: string, qos: QoS = 0, onGranted?: (qos: QoS) => void): Observable<Message> {
+  /**
+   * Messages matching `filter` for as long as the caller stays subscribed; ends when the session closes.
+   * `holdsSession: false` (the status page's feed) watches without keeping the session from expiring.
+   */
+  subscribe(filter: string, qos: QoS = 0, onGranted?: (qos: QoS) => void, opts: { holdsSession?: boolean } = {}): Observable<Message> {
     if (this.state === 'closed') return EMPTY
+    if (opts.holdsSession === false) return this.table.subscribe(filter, qos, onGranted)
     return defer(() => {
       this.inUse++
       this.touch()
@@ -191,6 +198,21 @@ export class Session {
         }),
       )
     })
+  }
+
+  /** The topic tree of everything this session has received, within `budgetChars`. */
+  observedTree(budgetChars: number, depth?: number): TopicTreeResult {
+    return observedTree(this.observed, budgetChars, depth)
+  }
+
+  /** The last message this session received on `topic`. */
+  lastMessage(topic: string): Message | undefined {
+    return lastMessage(this.observed, topic)
+  }
+
+  /** Every message this session receives, whatever the subscription (status feed, resources). */
+  get messages$(): Observable<Message> {
+    return this.messages
   }
 
   /** The current broker subscriptions. */
@@ -320,6 +342,7 @@ export class Session {
           this.linkMessages = link.messages$.subscribe((m) => {
             this.messagesReceived++
             this.bytesReceived += m.payload.length
+            observeStep(this.observed, m)
             this.messages.next(m)
           })
           if (everConnected) {
