@@ -13,6 +13,8 @@ import {
 import * as E from 'fp-ts/lib/Either.js'
 import { cancelled, codeOf, toToolResult } from '../errors.js'
 import type { Tool, ToolContext } from '../tools/tool.js'
+import { registerPrompts } from './prompts.js'
+import { registerResources } from './resources.js'
 
 /** Events for the status page: a tool call started or finished (arguments already redacted by the caller). */
 export type ToolCallEvent =
@@ -33,7 +35,18 @@ then mqtt_list_topics to see what exists and mqtt_subscribe_and_collect to sampl
 
 /** Creates an MCP server (not yet connected to a transport) serving `tools`. */
 export function createMcpServer(deps: McpServerDeps): Server {
-  const server = new Server({ name: deps.name, version: deps.version }, { capabilities: { tools: {} }, instructions: INSTRUCTIONS })
+  const server = new Server(
+    { name: deps.name, version: deps.version },
+    { capabilities: { tools: {}, resources: { subscribe: true, listChanged: true }, prompts: {} }, instructions: INSTRUCTIONS },
+  )
+  const releaseResources = registerResources(server, {
+    registry: deps.context.registry,
+    budgetChars: deps.context.config.outputBudgetChars,
+    scheduler: deps.context.scheduler,
+  })
+  registerPrompts(server)
+  // a client that goes away releases the broker subscriptions of its resource subscriptions
+  server.onclose = releaseResources
   const byName = new Map(deps.tools.map((t) => [t.name, t]))
   let nextCall = 1
 

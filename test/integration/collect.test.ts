@@ -39,6 +39,7 @@ interface SessionRow {
   session_id: string
   state: string
   reconnects: number
+  messages_received: number
   subscriptions: Array<{ filter: string; qos: number; granted: number | null; shared_by: number }>
 }
 
@@ -76,6 +77,11 @@ function subscribed(client: Client, filters: Record<string, number | undefined>,
       ),
     timeoutMs,
   )
+}
+
+/** Waits until the session has received `n` messages in all (the broker delivered them). */
+function received(client: Client, n: number): Promise<SessionRow> {
+  return eventually(`${n} messages received`, async () => (await sessions(client)).find((s) => s.messages_received >= n))
 }
 
 /** Starts a collect without waiting for it. */
@@ -325,7 +331,7 @@ for (const broker of brokerMatrix()) {
     const running = collect(client, { session_id, topic: 'cl/#', duration_seconds: 60 })
     await subscribed(client, { 'cl/#': 1 })
     for (let i = 0; i < 5; i++) await pub.publishAsync(`cl/${i}`, `m${i}`, { qos: 1 })
-    await sleep(300)
+    await received(client, 5)
     await ok(client, 'mqtt_close_connection', { session_id })
     const r = await running
     t.is(r.stopped_by, 'closed')
@@ -336,22 +342,23 @@ for (const broker of brokerMatrix()) {
 
   test(`${broker.name}: a window survives a broker restart and reports the gap`, async (t) => {
     const { b, client, pub, session_id } = await setup(t, broker.start)
-    const running = collect(client, { session_id, topic: 'rs/#', duration_seconds: 9, target_count: 100 })
+    // ends at the 6th message, or after 30 s if the reconnect loses messages
+    const running = collect(client, { session_id, topic: 'rs/#', duration_seconds: 30, max_messages: 6, target_count: 100 })
     await subscribed(client, { 'rs/#': 1 })
     for (let i = 0; i < 3; i++) await pub.publishAsync('rs/before', `b${i}`, { qos: 1 })
-    await sleep(200)
+    await received(client, 3)
     await b.restart()
     const row = await eventually(
       'reconnect',
       async () => (await sessions(client)).find((s) => s.state === 'connected' && s.reconnects >= 1 && s.subscriptions.some((x) => x.filter === 'rs/#' && x.granted !== null)),
-      7_000,
+      20_000,
     )
     t.is(row.reconnects, 1)
     const after = await publisher(b.url)
     t.teardown(() => after.endAsync(true))
     for (let i = 0; i < 3; i++) await after.publishAsync('rs/after', `a${i}`, { qos: 1 })
     const r = await running
-    t.is(r.stopped_by, 'duration')
+    t.is(r.stopped_by, 'limit')
     t.deepEqual(r.messages.map((m) => m.payload), ['b0', 'b1', 'b2', 'a0', 'a1', 'a2'])
     t.deepEqual(r.statistics.per_topic, { 'rs/before': 3, 'rs/after': 3 })
     t.is(r.interruptions.length, 1)
@@ -431,7 +438,8 @@ for (const broker of brokerMatrix()) {
 
 const [aedes] = brokerMatrix()
 
-test('progress notifications arrive at least once a second with the count so far', async (t) => {
+// serial: alone in this process, so the gaps measure the server's ticks rather than this busy event loop
+test.serial('progress notifications arrive at least once a second with the count so far', async (t) => {
   const { client, pub, session_id } = await setup(t, aedes!.start)
   const seen: Array<{ at: number; p: Progress }> = []
   const started = Date.now()
@@ -453,7 +461,8 @@ test('progress notifications arrive at least once a second with the count so far
   t.is(body.statistics.total_received, 8)
   t.true(before >= 2, `${before} progress notifications in the first 3 s`)
   const gaps = seen.map((s, i) => s.at - (i === 0 ? started : seen[i - 1]!.at))
-  t.true(Math.max(...gaps) < 1600, `gaps ${gaps.join(', ')} ms`)
+  // ticks every 1000 ms; the slack covers a loaded CI machine (2 cores, two test files at once)
+  t.true(Math.max(...gaps) < 1800, `gaps ${gaps.join(', ')} ms`)
   for (const [i, s] of seen.entries()) {
     t.is(s.p.total, 8)
     t.regex(s.p.message ?? '', /^\d+ messages collected$/)
