@@ -181,15 +181,22 @@ export class Session {
 
   /**
    * Messages matching `filter` for as long as the caller stays subscribed; ends when the session closes.
-   * `holdsSession: false` (the status page's feed) watches without keeping the session from expiring.
+   * `holdsSession: false` (the status page's feed) watches without keeping the session from expiring;
+   * `replayRetained` asks the broker for its retained messages even when the filter is already subscribed.
    */
-  subscribe(filter: string, qos: QoS = 0, onGranted?: (qos: QoS) => void, opts: { holdsSession?: boolean } = {}): Observable<Message> {
+  subscribe(
+    filter: string,
+    qos: QoS = 0,
+    onGranted?: (qos: QoS) => void,
+    opts: { holdsSession?: boolean; replayRetained?: boolean } = {},
+  ): Observable<Message> {
     if (this.state === 'closed') return EMPTY
-    if (opts.holdsSession === false) return this.table.subscribe(filter, qos, onGranted)
+    const table = { replayRetained: opts.replayRetained ?? false }
+    if (opts.holdsSession === false) return this.table.subscribe(filter, qos, onGranted, table)
     return defer(() => {
       this.inUse++
       this.touch()
-      return this.table.subscribe(filter, qos, onGranted).pipe(
+      return this.table.subscribe(filter, qos, onGranted, table).pipe(
         tap({
           finalize: () => {
             this.inUse--

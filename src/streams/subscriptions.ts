@@ -32,7 +32,12 @@ export interface SubscriptionInfo {
 
 export interface SubscriptionTable {
   /** Messages matching `filter`; SUBSCRIBE on the first subscriber, UNSUBSCRIBE after the last. */
-  subscribe(filter: string, qos?: QoS, onGranted?: (qos: QoS) => void): Observable<Message>
+  /**
+   * Messages matching `filter`; SUBSCRIBE on the first subscriber, UNSUBSCRIBE after the last.
+   * `replayRetained` sends SUBSCRIBE again when the filter is already held, so the broker replays its
+   * retained messages for this subscriber too (the others see them as well, flagged retained).
+   */
+  subscribe(filter: string, qos?: QoS, onGranted?: (qos: QoS) => void, opts?: { replayRetained?: boolean }): Observable<Message>
   /** Sends SUBSCRIBE again for every filter in use (after a reconnect). */
   restore(): void
   list(): readonly SubscriptionInfo[]
@@ -78,7 +83,7 @@ export function createSubscriptionTable(messages$: Observable<Message>, broker: 
     })
   }
 
-  const subscribe = (filter: string, qos: QoS = 0, onGranted?: (qos: QoS) => void): Observable<Message> =>
+  const subscribe = (filter: string, qos: QoS = 0, onGranted?: (qos: QoS) => void, opts: { replayRetained?: boolean } = {}): Observable<Message> =>
     new Observable<Message>((subscriber) => {
       let entry = entries.get(filter)
       const fresh = entry === undefined
@@ -102,9 +107,9 @@ export function createSubscriptionTable(messages$: Observable<Message>, broker: 
         else e.waiting.add(onGranted)
       }
       if (fresh) send(e)
-      else if (qos > e.qos) {
-        // a stronger QoS for the same filter: SUBSCRIBE again replaces the broker's grant
-        e.qos = qos
+      else if (qos > e.qos || opts.replayRetained === true) {
+        // SUBSCRIBE again: a stronger QoS replaces the broker's grant; a repeat makes it replay retained messages
+        e.qos = Math.max(qos, e.qos) as QoS
         send(e)
       }
       return () => {

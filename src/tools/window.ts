@@ -20,7 +20,8 @@ export function validateFilters(filters: ReadonlyArray<{ field: string; filter: 
 
 /** Messages matching any of `filters`, each once even when several filters match it. */
 export function subscribeAll(session: Session, filters: readonly string[], qos: QoS): Observable<Message> {
-  const streams = filters.map((f) => session.subscribe(f, qos))
+  // every window wants the broker's retained state, even on a filter another window already holds
+  const streams = filters.map((f) => session.subscribe(f, qos, undefined, { replayRetained: true }))
   // every subscriber of a session gets the same Message object, delivered back to back: identity dedupes
   return streams.length === 1 ? streams[0]! : merge(...streams).pipe(distinctUntilChanged())
 }

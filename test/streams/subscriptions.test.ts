@@ -108,3 +108,15 @@ test('completeAll ends every subscriber without sending UNSUBSCRIBE', (t) => {
     t.deepEqual(broker.calls, ['0 SUBSCRIBE a/# 0', '0 SUBSCRIBE # 0'])
   })
 })
+
+test('replayRetained sends SUBSCRIBE again for a filter already held', (t) => {
+  marbles(t, ({ hot, cold }, scheduler) => {
+    const broker = recordingBroker(() => scheduler.now(), () => cold('(g|)', { g: 0 as QoS }))
+    const table = createSubscriptionTable(hot('-'), broker)
+    table.subscribe('r/#').subscribe()
+    scheduler.schedule(() => table.subscribe('r/#', 0, undefined, { replayRetained: true }).subscribe(), 2)
+    scheduler.schedule(() => table.subscribe('r/#').subscribe(), 4)
+    scheduler.flush()
+    t.deepEqual(broker.calls, ['0 SUBSCRIBE r/# 0', '2 SUBSCRIBE r/# 0'])
+  })
+})
