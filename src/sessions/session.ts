@@ -106,6 +106,8 @@ export class Session {
 
   private readonly messages = new Subject<Message>()
   private readonly observed = initialObserved()
+  private lastDelivered: Message | undefined
+  private copies = 0
   private readonly table: SubscriptionTable
   private readonly username: Sealed | undefined
   private readonly password: Sealed | undefined
@@ -289,6 +291,30 @@ export class Session {
   // internals
   // -------------------------------------------------------------------------------------
 
+  /**
+   * Mosquitto (and MQTT allows it) sends one copy of a PUBLISH per matching subscription of a client, so
+   * overlapping filters (`a/#` and `a/b`) would count a message twice. The copies of one PUBLISH arrive
+   * back to back with the same topic, payload and retain flag: drop up to (matching filters − 1) of them.
+   * A device that publishes the same payload twice within 50 ms, with nothing between, while two of our filters
+   * match it loses the second message; MQTT 5 subscription identifiers would make this exact.
+   */
+  private isExtraCopy(m: Message): boolean {
+    const prev = this.lastDelivered
+    this.lastDelivered = m
+    if (prev === undefined || prev.topic !== m.topic || prev.retain !== m.retain || m.receivedAt - prev.receivedAt > 50) {
+      this.copies = 0
+      return false
+    }
+    const matching = this.table.matchCount(m.topic)
+    if (matching < 2 || this.copies >= matching - 1 || !prev.payload.equals(m.payload)) {
+      this.copies = 0
+      return false
+    }
+    this.copies++
+    this.lastDelivered = prev
+    return true
+  }
+
   private setState(s: SessionState): void {
     if (this.state$.value !== s && !this.state$.closed) this.state$.next(s)
   }
@@ -347,6 +373,7 @@ export class Session {
           this.connack = link.connack
           this.negotiated = link.connack.protocolVersion
           this.linkMessages = link.messages$.subscribe((m) => {
+            if (this.isExtraCopy(m)) return
             this.messagesReceived++
             this.bytesReceived += m.payload.length
             observeStep(this.observed, m)

@@ -41,6 +41,8 @@ export interface SubscriptionTable {
   /** Sends SUBSCRIBE again for every filter in use (after a reconnect). */
   restore(): void
   list(): readonly SubscriptionInfo[]
+  /** How many held filters match `topic`: how many copies of one PUBLISH a broker may send us. */
+  matchCount(topic: string): number
   /** Ends every subscriber (session closed). */
   completeAll(): void
 }
@@ -141,6 +143,11 @@ export function createSubscriptionTable(messages$: Observable<Message>, broker: 
         entry.granted = undefined
         send(entry)
       }
+    },
+    matchCount: (topic) => {
+      let n = 0
+      for (const filter of entries.keys()) if (topicMatches(filter, topic)) n++
+      return n
     },
     list: () => [...entries.values()].map(({ filter, qos, granted, refs }) => ({ filter, qos, granted, refs })),
     completeAll: () => {

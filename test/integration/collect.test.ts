@@ -290,9 +290,8 @@ for (const broker of brokerMatrix()) {
   })
 
   // Mosquitto (like most brokers; MQTT allows it) sends one copy of a message per matching subscription of a
-  // client, and the session passes each copy on as a message of its own: overlapping filters on one session
-  // count such messages twice. aedes sends one copy. Marked failing on Mosquitto until the session dedupes.
-  const overlapTest = broker.name === 'mosquitto' ? test.failing : test
+  // client; aedes sends one. The session drops the extra copies, so both count each message once.
+  const overlapTest = test
 
   overlapTest(`${broker.name}: overlapping filters in one window collect each message once`, async (t) => {
     const { client, pub, session_id } = await setup(t, broker.start)
