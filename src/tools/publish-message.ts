@@ -5,22 +5,17 @@ import { firstValueFrom, timer } from 'rxjs'
 import * as err from '../errors.js'
 import type { AppError } from '../errors.js'
 import { described, int, object, oneOf, optional, str } from '../mcp/codec.js'
-import { encodePayload } from '../mqtt/payload.js'
 import { validateTopicName } from '../mqtt/topic.js'
 import type { PublishAck, PublishOptions, QoS } from '../streams/types.js'
 import { sessionIdField, withSession } from './common.js'
-import { checkPublishAllowed } from './publish-policy.js'
+import { checkPublishAllowed, outgoingPayload, payloadFields } from './publish-policy.js'
 import { defineTool } from './tool.js'
 
 const input = object(
   {
     session_id: sessionIdField,
     topic: described(str(1, 65535), 'Topic to publish to: a concrete topic name, no + or # wildcards.'),
-    payload: optional(described(t.string, 'The payload as text in payload_encoding; empty allowed (with retain: clears a retained message).'), ''),
-    payload_encoding: optional(
-      described(oneOf(['utf8', 'json', 'base64', 'hex'] as const), 'How to read payload: utf8 text, json (checked to parse), base64 or hex bytes.'),
-      'utf8',
-    ),
+    ...payloadFields('The payload'),
     qos: optional(described(oneOf([0, 1, 2] as const), 'Quality of service 0, 1 or 2. With 1 and 2 the broker acknowledgement is returned.'), 0),
     retain: optional(described(t.boolean, 'Ask the broker to retain the message for future subscribers.'), false),
     content_type: optional(described(str(1, 1000), 'MQTT 5 Content Type, e.g. application/json.')),
@@ -63,20 +58,9 @@ export const publishMessage = defineTool({
     }
     const allowed = checkPublishAllowed(ctx.config, args.topic)
     if (E.isLeft(allowed)) return allowed
-    const bytes = encodePayload(args.payload, args.payload_encoding)
-    if (E.isLeft(bytes)) {
-      return E.left(err.invalidInput({ message: `payload: ${bytes.left}`, fields: [{ field: 'payload', expected: bytes.left }] }))
-    }
+    const bytes = outgoingPayload(ctx.config, args.payload, args.payload_encoding)
+    if (E.isLeft(bytes)) return bytes
     const payload = bytes.right
-    if (payload.length > ctx.config.maxPayloadBytes) {
-      return E.left(
-        err.payloadTooLarge({
-          message: `The payload has ${payload.length} bytes; this server publishes at most ${ctx.config.maxPayloadBytes} (MQTT_MCP_MAX_PAYLOAD_BYTES).`,
-          bytes: payload.length,
-          limit: ctx.config.maxPayloadBytes,
-        }),
-      )
-    }
     return withSession(ctx, args.session_id, async (session) => {
       const v5 = session.protocolVersion === 5
       const warnings: string[] = []

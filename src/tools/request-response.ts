@@ -13,12 +13,12 @@ import { defaultIfEmpty, filter, firstValueFrom, from, fromEvent, map, merge, of
 import * as err from '../errors.js'
 import type { AppError } from '../errors.js'
 import { described, int, object, oneOf, optional, str } from '../mcp/codec.js'
-import { encodePayload, parseJson, showPayload, utf8OrUndefined } from '../mqtt/payload.js'
+import { parseJson, showPayload, utf8OrUndefined } from '../mqtt/payload.js'
 import { validateTopicName } from '../mqtt/topic.js'
 import type { Session } from '../sessions/session.js'
 import type { Message, PublishOptions, QoS } from '../streams/types.js'
 import { sessionIdField, withSession } from './common.js'
-import { checkPublishAllowed } from './publish-policy.js'
+import { checkPublishAllowed, outgoingPayload, payloadFields } from './publish-policy.js'
 import { defineTool, type ToolContext } from './tool.js'
 import { validateFilters } from './window.js'
 
@@ -26,11 +26,7 @@ const input = object(
   {
     session_id: sessionIdField,
     request_topic: described(str(1, 65535), 'Topic to publish the request to (no wildcards).'),
-    payload: optional(described(t.string, 'The request payload as text in payload_encoding; empty allowed.'), ''),
-    payload_encoding: optional(
-      described(oneOf(['utf8', 'json', 'base64', 'hex'] as const), 'How to read payload: utf8 text, json (checked to parse), base64 or hex bytes.'),
-      'utf8',
-    ),
+    ...payloadFields('The request payload'),
     response_topic: described(
       str(1, 65535),
       'Topic filter the replies arrive on; subscribed before the request is published. On MQTT 5 it is also sent as Response Topic (when it has no wildcards) with fresh Correlation Data per request.',
@@ -243,18 +239,9 @@ export const requestResponse = defineTool({
     if (E.isLeft(filters)) return filters
     const allowed = checkPublishAllowed(ctx.config, args.request_topic)
     if (E.isLeft(allowed)) return allowed
-    const bytes = encodePayload(args.payload, args.payload_encoding)
-    if (E.isLeft(bytes)) return E.left(err.invalidInput({ message: `payload: ${bytes.left}`, fields: [{ field: 'payload', expected: bytes.left }] }))
+    const bytes = outgoingPayload(ctx.config, args.payload, args.payload_encoding)
+    if (E.isLeft(bytes)) return bytes
     const payload = bytes.right
-    if (payload.length > ctx.config.maxPayloadBytes) {
-      return E.left(
-        err.payloadTooLarge({
-          message: `The payload has ${payload.length} bytes; this server publishes at most ${ctx.config.maxPayloadBytes} (MQTT_MCP_MAX_PAYLOAD_BYTES).`,
-          bytes: payload.length,
-          limit: ctx.config.maxPayloadBytes,
-        }),
-      )
-    }
     let validate: ValidateFunction | undefined
     if (args.expect_schema !== undefined) {
       const compiled = compileSchema(args.expect_schema)
