@@ -1,19 +1,26 @@
 #!/usr/bin/env node
 /**
- * CLI entry: reads config, starts the optional demo broker, serves MCP over stdio. The only impure wiring.
- * stdout belongs to the MCP protocol; everything else goes to stderr.
+ * CLI entry: reads config, starts the optional demo broker, serves MCP over stdio and the status page over
+ * HTTP. The only impure wiring. stdout belongs to the MCP protocol; everything else goes to stderr.
  */
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import * as E from 'fp-ts/lib/Either.js'
 import { createApp } from './app.js'
 import { loadConfig } from './config.js'
+import { explainConfigError, mergeEnv, readDotenv } from './dotenv.js'
 import { createLogger } from './log.js'
 import { VERSION } from './version.js'
 
 async function main(): Promise<number | undefined> {
-  const loaded = loadConfig(process.argv.slice(2), process.env)
+  // flags > environment > .env (./.env or --env-file) > defaults
+  const dotenv = readDotenv(process.argv.slice(2), process.cwd())
+  if (E.isLeft(dotenv)) {
+    console.error(`bitsperity-mqtt-mcp: ${dotenv.left}`)
+    return 2
+  }
+  const loaded = loadConfig(process.argv.slice(2), mergeEnv(dotenv.right, process.env))
   if (E.isLeft(loaded)) {
-    console.error(`bitsperity-mqtt-mcp: ${loaded.left}`)
+    console.error(`bitsperity-mqtt-mcp: ${explainConfigError(loaded.left, dotenv.right, process.env)}`)
     return 2
   }
   if ('help' in loaded.right) {
@@ -26,6 +33,7 @@ async function main(): Promise<number | undefined> {
   }
   const config = loaded.right
   const logger = createLogger(config.logLevel, { pid: process.pid })
+  if (dotenv.right.file !== undefined) logger.debug('settings read from .env file', { file: dotenv.right.file, keys: Object.keys(dotenv.right.values) })
 
   let demo: { url: string; close(): Promise<void> } | undefined
   if (config.demo) {
@@ -37,17 +45,18 @@ async function main(): Promise<number | undefined> {
   const app = createApp({ config, logger, ...(demo !== undefined ? { defaultUrl: demo.url } : {}) })
   const server = app.mcpServer()
   const transport = new StdioServerTransport()
+  let http: Promise<{ close(): Promise<void> } | undefined> = Promise.resolve(undefined)
 
   let stopping = false
   const shutdown = async (why: string): Promise<void> => {
     if (stopping) return
     stopping = true
     logger.info('shutting down', { reason: why })
-    // whatever happens below, the process ends within 2 s
-    setTimeout(() => process.exit(0), 1800).unref()
-    await app.close().catch(() => undefined)
+    // whatever happens below, the process ends within 2 s (timers run late on a loaded machine: aim lower)
+    setTimeout(() => process.exit(0), 1500).unref()
+    // sessions first (DISCONNECT to their brokers), everything else alongside
+    await Promise.allSettled([app.close(), (async () => (await http)?.close())(), server.close()])
     await demo?.close().catch(() => undefined)
-    await server.close().catch(() => undefined)
     process.exit(0)
   }
   transport.onclose = () => void shutdown('stdio closed')
@@ -57,6 +66,25 @@ async function main(): Promise<number | undefined> {
 
   await server.connect(transport)
   logger.info('bitsperity-mqtt-mcp ready on stdio', { version: VERSION, default_broker: demo?.url ?? (config.mqttUrl !== undefined ? 'configured' : 'none') })
+  // after MCP is up, so the status page never delays the handshake; a failure here leaves MCP running
+  if (config.http && !stopping) {
+    http = import('./http/server.js')
+      .then(({ startHttp }) =>
+        startHttp({
+          app,
+          logger,
+          version: VERSION,
+          host: config.httpHost,
+          port: config.httpPort,
+          token: config.httpToken,
+          allowedHosts: config.httpAllowedHosts,
+        }),
+      )
+      .catch((e: unknown) => {
+        logger.error('status page not started', { error: e })
+        return undefined
+      })
+  }
   return undefined
 }
 

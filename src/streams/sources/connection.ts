@@ -309,7 +309,7 @@ function makeLink(client: MqttClient, connack: ConnackInfo, scheduler: Scheduler
       new Promise<void>((resolve) => {
         onClosing()
         // a broker that never reads our DISCONNECT must not hold the close
-        const force = scheduler.schedule(() => client.end(true, {}, () => resolve()), 1000)
+        const force = scheduler.schedule(() => client.end(true, {}, () => resolve()), 500)
         client.end(false, {}, () => {
           force.unsubscribe()
           resolve()
