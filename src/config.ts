@@ -1,5 +1,6 @@
 /**
- * Server configuration from flags and environment (flags win), decoded by io-ts with defaults.
+ * Server configuration from flags and environment, decoded by io-ts with defaults. Precedence: flags >
+ * environment > `.env` file > defaults; main.ts reads the file (src/dotenv.ts) and passes it merged into `env`.
  * A bad value stops start-up with a message naming the variable or flag.
  */
 import { parseArgs } from 'node:util'
@@ -28,6 +29,16 @@ export interface Config {
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent'
   /** Start the embedded broker and simulated fleet, and point the default session at it. */
   readonly demo: boolean
+  /** Serve the status page, JSON API and live feed over HTTP (`--no-http` turns it off). */
+  readonly http: boolean
+  /** TCP port of the status page; 0 picks any free port. */
+  readonly httpPort: number
+  /** Address the status page listens on; anything beyond loopback needs `httpToken`. */
+  readonly httpHost: string
+  /** Bearer token required by every HTTP route and the WebSocket upgrade when set (and always beyond loopback). */
+  readonly httpToken: string | undefined
+  /** Extra Host header names accepted besides loopback and httpHost (reverse proxies), each `name` or `name:port`. */
+  readonly httpAllowedHosts: readonly string[]
 }
 
 /** One setting: its flag, its environment variable, and the codec that decodes its string form. */
@@ -68,6 +79,19 @@ const filters = fromString<readonly string[]>('comma-separated MQTT topic filter
   const list = s.split(',').map((f) => f.trim()).filter((f) => f !== '')
   return list.every((f) => E.isRight(validateTopicFilter(f))) ? list : undefined
 })
+// a host name, an IPv4 address or an IPv6 address (brackets optional): what listen() and a Host header can carry
+const HOST_NAME = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/i
+const IPV6 = /^\[?[0-9a-f:.]*:[0-9a-f:.]*\]?$/i
+const isHost = (s: string): boolean => s.length <= 253 && (HOST_NAME.test(s) || IPV6.test(s))
+const listenHost = fromString('a host name or IP address such as 127.0.0.1, ::1 or 0.0.0.0', (s) => (isHost(s) ? s.replace(/^\[(.*)\]$/, '$1') : undefined))
+const hostList = fromString<readonly string[]>('comma-separated host names, each optionally with :port, such as status.example.com,10.0.0.5:8091', (s) => {
+  const list = s.split(',').map((h) => h.trim().toLowerCase()).filter((h) => h !== '')
+  const valid = (h: string): boolean => {
+    const m = /^(\[[0-9a-f:.]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(h)
+    return m !== null && isHost(m[1]!) && (m[2] === undefined || Number(m[2]) <= 65535)
+  }
+  return list.every(valid) ? list : undefined
+})
 const logLevel = fromString('one of debug, info, warn, error, silent', (s) =>
   ['debug', 'info', 'warn', 'error', 'silent'].includes(s) ? (s as Config['logLevel']) : undefined,
 )
@@ -85,22 +109,49 @@ const settings: { readonly [K in keyof Config]: Setting<Config[K]> } = {
   maxPayloadBytes: { flag: 'max-payload-bytes', env: 'MQTT_MCP_MAX_PAYLOAD_BYTES', codec: intIn(1, 268_435_455), fallback: 1_048_576, help: 'largest payload to publish, in bytes' },
   logLevel: { flag: 'log-level', env: 'MQTT_MCP_LOG_LEVEL', codec: logLevel, fallback: 'info', help: 'stderr log level: debug, info, warn, error, silent' },
   demo: { flag: 'demo', env: 'MQTT_MCP_DEMO', codec: boolean, fallback: false, help: 'start the embedded demo broker with simulated devices' },
+  http: { flag: 'http', env: 'MQTT_MCP_HTTP', codec: boolean, fallback: true, help: 'serve the status page and live feed (--no-http turns it off)' },
+  httpPort: { flag: 'http-port', env: 'MQTT_MCP_HTTP_PORT', codec: intIn(0, 65535), fallback: 8091, help: 'status page port; 0 picks a free one' },
+  httpHost: { flag: 'http-host', env: 'MQTT_MCP_HTTP_HOST', codec: listenHost, fallback: '127.0.0.1', help: 'status page address; beyond loopback it needs a token' },
+  httpToken: { flag: 'http-token', env: 'MQTT_MCP_HTTP_TOKEN', codec: text as t.Type<string | undefined, unknown>, fallback: undefined, help: 'bearer token for the status page and API (prefer the environment over the flag)' },
+  httpAllowedHosts: { flag: 'http-allowed-hosts', env: 'MQTT_MCP_HTTP_ALLOWED_HOSTS', codec: hostList, fallback: [], help: 'extra Host names the status page accepts (reverse proxies), comma-separated' },
 }
 
-const booleanFlags = new Set(['read-only', 'demo'])
+const booleanFlags = new Set(['read-only', 'demo', 'http'])
+
+/**
+ * `--no-http` by hand: util.parseArgs learned `allowNegative` only in Node 20.16 / 22.4, and engines says >= 20.
+ * The last of `--http` / `--no-http` wins, as parseArgs does for repeated flags.
+ */
+function takeNegations(argv: readonly string[]): { args: string[]; negated: Set<string> } {
+  const args: string[] = []
+  const negated = new Set<string>()
+  for (const arg of argv) {
+    const flag = arg.startsWith('--no-') ? arg.slice(5) : undefined
+    if (flag !== undefined && booleanFlags.has(flag)) {
+      negated.add(flag)
+      continue
+    }
+    if (arg.startsWith('--') && booleanFlags.has(arg.slice(2))) negated.delete(arg.slice(2))
+    args.push(arg)
+  }
+  return { args, negated }
+}
 
 export type ConfigResult = E.Either<string, Config | { readonly help: string } | { readonly version: true }>
 
 /** Decodes argv (without node and script) and env into a Config, or a message naming the bad setting. */
 export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): ConfigResult {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, version: { type: 'boolean' } }
+  // --env-file is read by main.ts before loadConfig (src/dotenv.ts); here it is only accepted
+  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, version: { type: 'boolean' }, 'env-file': { type: 'string' } }
   for (const s of Object.values(settings)) options[s.flag] = { type: booleanFlags.has(s.flag) ? 'boolean' : 'string' }
   let values: Record<string, string | boolean | undefined>
+  const { args, negated } = takeNegations(argv)
   try {
-    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as typeof values
+    values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as typeof values
   } catch (e) {
     return E.left(`${(e as Error).message}. Run with --help for the list of flags.`)
   }
+  for (const flag of negated) values[flag] = false
   if (values.help === true) return E.right({ help: usage() })
   if (values.version === true) return E.right({ version: true })
 
@@ -116,7 +167,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     const decoded = s.codec.decode(raw)
     if (E.isLeft(decoded)) {
       const source = flag !== undefined ? `--${s.flag}` : s.env
-      const shown = /PASSWORD/.test(s.env) ? '***' : JSON.stringify(redactConnectionString(raw))
+      const shown = /PASSWORD|TOKEN/.test(s.env) ? '***' : JSON.stringify(redactConnectionString(raw))
       return E.left(`Invalid ${source}=${shown}: expected ${s.codec.name}.`)
     }
     out[key] = decoded.right
@@ -124,11 +175,14 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   return E.right(out as unknown as Config)
 }
 
+const envFileUsage = `  --${'env-file <path>'.padEnd(22)} ${''.padEnd(30)} read settings from this file instead of ./.env (below the environment)`
+
 /** The --help text: every flag with its environment variable and default. */
 export function usage(): string {
   const lines = Object.values(settings).map((s) => {
     const def = s.fallback === undefined || (Array.isArray(s.fallback) && s.fallback.length === 0) ? '' : ` (default ${String(s.fallback)})`
     return `  --${s.flag.padEnd(22)} ${s.env.padEnd(30)} ${s.help}${def}`
   })
-  return ['Usage: bitsperity-mqtt-mcp [flags]', '', '  flag                     environment variable', ...lines, '  --help', '  --version'].join('\n')
+  const negations = [`  --${'no-http'.padEnd(22)} ${'MQTT_MCP_HTTP=false'.padEnd(30)} no status page, API or live feed`]
+  return ['Usage: bitsperity-mqtt-mcp [flags]', '', '  flag                     environment variable', ...lines, ...negations, envFileUsage, '  --help', '  --version'].join('\n')
 }

@@ -1,0 +1,28 @@
+/** The `/ws` live feed route group: one feed client per WebSocket, all sharing one hub. */
+import type { FastifyPluginAsync } from 'fastify'
+import type { SchedulerLike } from 'rxjs'
+import { openFeedClient, type FeedLimits } from './feed-client.js'
+import type { FeedHub } from './feed-hub.js'
+
+export interface FeedOptions {
+  readonly hub: FeedHub
+  readonly scheduler: SchedulerLike
+  readonly limits: FeedLimits
+}
+
+/** What ws hands a message handler. */
+type RawData = Buffer | ArrayBuffer | Buffer[]
+
+const textOf = (data: RawData): string =>
+  (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8')
+
+export const feedRoutes: FastifyPluginAsync<FeedOptions> = async (app, o) => {
+  app.get('/ws', { websocket: true, config: { access: 'page' } }, (socket) => {
+    // handlers attached synchronously, before anything else can run: no early frame is lost
+    const client = openFeedClient(socket, o.hub, o.scheduler, o.limits)
+    socket.on('message', (data, isBinary) => client.receive(isBinary ? undefined : textOf(data)))
+    socket.on('close', () => client.end())
+  })
+  // the hub opened the broker subscriptions; this group closes them
+  app.addHook('onClose', async () => o.hub.close())
+}
