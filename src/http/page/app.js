@@ -17,6 +17,7 @@
   const BACKOFF_MIN_MS = 1000
   const BACKOFF_MAX_MS = 10000
   const CLOSED_SESSION_KEEP_MS = 2 * 60 * 1000
+  const CLOSED_TREE_TEXT = 'This session is closed; its last topics stay shown.'
 
   const token = new URLSearchParams(location.search).get('token')
   const byId = (id) => document.getElementById(id)
@@ -348,7 +349,10 @@
     }
     renderSession(entry)
     updateSessionsCount()
-    if (selectedId === id) ui.topicsSession.textContent = sessionLabel(entry.info)
+    if (selectedId === id) {
+      ui.topicsSession.textContent = sessionLabel(entry.info)
+      if (entry.info.state === 'closed') stopTree(CLOSED_TREE_TEXT)
+    }
   }
 
   function insertSessionCard(entry) {
@@ -368,6 +372,7 @@
     const entry = sessions.get(id)
     if (!entry) return
     clearTimeout(entry.removeTimer)
+    if (selectedId === id) selectSession(null)
     entry.node.li.remove()
     sessions.delete(id)
     updateSessionsCount()
@@ -421,22 +426,41 @@
     void refreshTree()
   }
 
+  /** Stops refreshing the tree of a session that has closed (the API no longer knows it). */
+  function stopTree(text) {
+    clearTimeout(treeTimer)
+    treeTimer = undefined
+    ui.topicsSummary.textContent = text
+  }
+
   async function refreshTree() {
     clearTimeout(treeTimer)
     const id = selectedId
     if (id === null) return
+    const known = sessions.get(id)
+    if (known && known.info.state === 'closed') {
+      stopTree(CLOSED_TREE_TEXT)
+      return
+    }
     if (!document.hidden) {
       try {
         const r = await api(`/api/sessions/${encodeURIComponent(id)}`)
         if (selectedId !== id) return
         if (r.session) upsertSession(r.session)
+        if (selectedId !== id) return
         renderTree(id, r.topics)
+        if (r.session && r.session.state === 'closed') stopTree(CLOSED_TREE_TEXT)
       } catch (e) {
         if (selectedId !== id) return
-        ui.topicsSummary.textContent = e && e.status === 404 ? 'This session is gone.' : `Could not load topics (${e && e.message ? e.message : 'error'}); retrying.`
+        if (e && e.status === 404) {
+          stopTree('This session is gone.')
+          return
+        }
+        ui.topicsSummary.textContent = `Could not load topics (${e && e.message ? e.message : 'error'}); retrying.`
       }
     }
-    if (selectedId === id) treeTimer = setTimeout(refreshTree, TREE_REFRESH_MS)
+    const now = sessions.get(id)
+    if (selectedId === id && !(now && now.info.state === 'closed')) treeTimer = setTimeout(refreshTree, TREE_REFRESH_MS)
   }
 
   function renderTree(id, topics) {
