@@ -324,3 +324,4 @@ test('usage › puts each flag on the same line as its environment variable', (t
     t.true(lines.some((l) => l.includes(`${flag} `) && l.includes(env)), flag)
   }
 })
+

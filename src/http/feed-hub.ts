@@ -49,6 +49,7 @@ export interface FeedHub {
 /** Calls shown in the hello frame. */
 export const HELLO_CALLS = 50
 
+/** A hub over the registry, the tool call log and the rate meter; nothing is subscribed until the first listener. */
 export function createFeedHub(deps: FeedHubDeps): FeedHub {
   const { registry, toolCalls, meter, logger } = deps
   const listeners = new Set<MessageListener>()

@@ -16,6 +16,7 @@ type RawData = Buffer | ArrayBuffer | Buffer[]
 const textOf = (data: RawData): string =>
   (Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)).toString('utf8')
 
+/** GET /ws (WebSocket only; `?token=` accepted): the live feed. */
 export const feedRoutes: FastifyPluginAsync<FeedOptions> = async (app, o) => {
   app.get('/ws', { websocket: true, config: { access: 'page' } }, (socket) => {
     // handlers attached synchronously, before anything else can run: no early frame is lost

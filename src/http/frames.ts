@@ -28,6 +28,7 @@ export interface MessageSample {
   readonly received_at: string
 }
 
+/** Frames the server sends. */
 export type ServerFrame =
   | { readonly type: 'hello'; readonly version: string; readonly sessions: readonly SessionInfo[]; readonly calls: readonly ToolCallRecord[]; readonly filter: string }
   | { readonly type: 'session'; readonly event: 'opened' | 'state' | 'closed'; readonly session: SessionInfo }
@@ -37,6 +38,7 @@ export type ServerFrame =
   | { readonly type: 'filter'; readonly filter: string }
   | { readonly type: 'error'; readonly message: string }
 
+/** Frames a client may send. */
 export type ClientFrame = { readonly type: 'filter'; readonly filter: string }
 
 const cut = (text: string): string => (text.length <= PREVIEW_CHARS ? text : text.slice(0, PREVIEW_CHARS - 1) + '…')

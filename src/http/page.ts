@@ -29,6 +29,7 @@ const routes: ReadonlyArray<readonly [string, PageFile]> = [
   ['/style.css', 'style.css'],
 ]
 
+/** GET /, /app.js, /style.css from the page folder (read once), or the placeholder page. */
 export const pageRoutes: FastifyPluginAsync<PageOptions> = async (http, o) => {
   const dir = o.dir !== undefined ? resolvePageDir([o.dir]) : resolvePageDir()
   if (E.isLeft(dir)) o.logger.warn(`${dir.left}; serving a placeholder page`)

@@ -19,6 +19,7 @@ export interface StatusOptions {
 /** Topic tree size of /api/sessions/:id when `budget_chars` is not given, in characters. */
 export const DEFAULT_TREE_BUDGET_CHARS = 30_000
 
+/** The JSON routes, each with its declared response schema. */
 export const statusRoutes: FastifyPluginAsync<StatusOptions> = async (http, o) => {
   const { registry, toolCalls } = o.app
   const uptime = (): number => Math.max(0, Math.floor((o.scheduler.now() - o.app.startedAt) / 1000))

@@ -28,7 +28,8 @@ export async function startStdioServer(args: string[] = [], env: Record<string, 
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [mainPath, ...args],
-    env: { PATH: process.env['PATH'] ?? '', MQTT_MCP_LOG_LEVEL: 'debug', ...env },
+    // no status server unless a test asks for one (--http-port): it costs start-up CPU and would race for port 8091
+    env: { PATH: process.env['PATH'] ?? '', MQTT_MCP_LOG_LEVEL: 'debug', ...(args.includes('--http-port') ? {} : { MQTT_MCP_HTTP: 'false' }), ...env },
     stderr: 'pipe',
   })
   let stderr = ''
