@@ -26,6 +26,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# the status page is static files served from the package root
+COPY --from=build /app/src/http/page ./src/http/page
 USER node
 # status page and Streamable HTTP endpoint
 EXPOSE 8091

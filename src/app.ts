@@ -63,12 +63,13 @@ export function createApp(deps: AppDeps) {
     deps: { connect: (o) => connectNegotiated(o, scheduler), sealer: createSealer(), scheduler, logger: deps.logger },
   })
   const toolCalls = createToolCallLog()
-  const mcpServer = () =>
+  /** An MCP server for one client; `owner` scopes the sessions it sees (stdio, or an HTTP MCP session id). */
+  const mcpServer = (owner = 'stdio') =>
     createMcpServer({
       name: 'bitsperity-mqtt-mcp',
       version: VERSION,
       tools,
-      context: { registry, config: deps.config, logger: deps.logger, scheduler },
+      context: { registry: registry.view(owner), config: deps.config, logger: deps.logger, scheduler },
       onToolCall: (e) => {
         toolCalls.record(e)
         deps.onToolCall?.(e)

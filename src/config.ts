@@ -31,6 +31,8 @@ export interface Config {
   readonly demo: boolean
   /** Serve the status page, JSON API and live feed over HTTP (`--no-http` turns it off). */
   readonly http: boolean
+  /** Where MCP clients connect: stdio, Streamable HTTP at /mcp on the status server, or both. */
+  readonly transport: 'stdio' | 'http' | 'both'
   /** TCP port of the status page; 0 picks any free port. */
   readonly httpPort: number
   /** Address the status page listens on; anything beyond loopback needs `httpToken`. */
@@ -92,6 +94,7 @@ const hostList = fromString<readonly string[]>('comma-separated host names, each
   }
   return list.every(valid) ? list : undefined
 })
+const transport = fromString('one of stdio, http, both', (s) => (['stdio', 'http', 'both'].includes(s) ? (s as Config['transport']) : undefined))
 const logLevel = fromString('one of debug, info, warn, error, silent', (s) =>
   ['debug', 'info', 'warn', 'error', 'silent'].includes(s) ? (s as Config['logLevel']) : undefined,
 )
@@ -109,6 +112,7 @@ const settings: { readonly [K in keyof Config]: Setting<Config[K]> } = {
   maxPayloadBytes: { flag: 'max-payload-bytes', env: 'MQTT_MCP_MAX_PAYLOAD_BYTES', codec: intIn(1, 268_435_455), fallback: 1_048_576, help: 'largest payload to publish, in bytes' },
   logLevel: { flag: 'log-level', env: 'MQTT_MCP_LOG_LEVEL', codec: logLevel, fallback: 'info', help: 'stderr log level: debug, info, warn, error, silent' },
   demo: { flag: 'demo', env: 'MQTT_MCP_DEMO', codec: boolean, fallback: false, help: 'start the embedded demo broker with simulated devices' },
+  transport: { flag: 'transport', env: 'MQTT_MCP_TRANSPORT', codec: transport, fallback: 'stdio', help: 'MCP transport: stdio, http (Streamable HTTP at /mcp) or both' },
   http: { flag: 'http', env: 'MQTT_MCP_HTTP', codec: boolean, fallback: true, help: 'serve the status page and live feed (--no-http turns it off)' },
   httpPort: { flag: 'http-port', env: 'MQTT_MCP_HTTP_PORT', codec: intIn(0, 65535), fallback: 8091, help: 'status page port; 0 picks a free one' },
   httpHost: { flag: 'http-host', env: 'MQTT_MCP_HTTP_HOST', codec: listenHost, fallback: '127.0.0.1', help: 'status page address; beyond loopback it needs a token' },
@@ -172,7 +176,11 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     }
     out[key] = decoded.right
   }
-  return E.right(out as unknown as Config)
+  const config = out as unknown as Config
+  if (config.transport !== 'stdio' && !config.http) {
+    return E.left(`--transport ${config.transport} serves MCP on the status server, which --no-http / MQTT_MCP_HTTP=false turns off.`)
+  }
+  return E.right(config)
 }
 
 const envFileUsage = `  --${'env-file <path>'.padEnd(22)} ${''.padEnd(30)} read settings from this file instead of ./.env (below the environment)`

@@ -35,8 +35,8 @@ const ESCAPES: Readonly<Record<string, string>> = { n: '\n', r: '\r', t: '\t', '
 type LineResult = { readonly key: string; readonly value: string } | { readonly error: string } | undefined
 
 /** One line: undefined for a blank or comment line, else the entry or why it does not parse. */
-function parseLine(raw: string): LineResult {
-  const line = raw.trim()
+function parseLine(text: string): LineResult {
+  const line = text.trim()
   if (line === '' || line.startsWith('#')) return undefined
   const body = /^export\s+/.test(line) ? line.replace(/^export\s+/, '') : line
   const eq = body.indexOf('=')
@@ -44,7 +44,8 @@ function parseLine(raw: string): LineResult {
   if (eq < 0) return { error: 'expected KEY=value' }
   const key = body.slice(0, eq).trim()
   if (!KEY.test(key)) return { error: 'expected KEY=value with a name of letters, digits and _ not starting with a digit' }
-  const rest = body.slice(eq + 1).replace(/^\s+/, '')
+  const after = body.slice(eq + 1)
+  const rest = after.replace(/^\s+/, '')
   const quote = rest[0]
   if (quote === '"' || quote === "'") {
     let value = ''
@@ -57,13 +58,13 @@ function parseLine(raw: string): LineResult {
       } else value += rest[i]
     }
     if (i >= rest.length) return { error: `${key}: the ${quote === '"' ? 'double' : 'single'} quote is not closed on this line` }
-    const after = rest.slice(i + 1).trim()
-    if (after !== '' && !after.startsWith('#')) return { error: `${key}: unexpected text after the closing quote` }
+    const tail = rest.slice(i + 1).trim()
+    if (tail !== '' && !tail.startsWith('#')) return { error: `${key}: unexpected text after the closing quote` }
     return { key, value }
   }
   // unquoted: a comment starts at a '#' preceded by whitespace (`a#b` keeps its '#')
-  const comment = rest.search(/\s#/)
-  return { key, value: (comment < 0 ? rest : rest.slice(0, comment)).trim() }
+  const comment = after.search(/\s#/)
+  return { key, value: (comment < 0 ? after : after.slice(0, comment)).trim() }
 }
 
 /** Parses the text of a `.env` file; `file` names it in error messages. The last of repeated keys wins. */

@@ -9,6 +9,7 @@ import { createApp } from './app.js'
 import { loadConfig } from './config.js'
 import { explainConfigError, mergeEnv, readDotenv } from './dotenv.js'
 import { createLogger } from './log.js'
+import { createMcpHttpHandler } from './mcp/http-transport.js'
 import { VERSION } from './version.js'
 
 async function main(): Promise<number | undefined> {
@@ -43,9 +44,17 @@ async function main(): Promise<number | undefined> {
   }
 
   const app = createApp({ config, logger, ...(demo !== undefined ? { defaultUrl: demo.url } : {}) })
+  const stdio = config.transport !== 'http'
   const server = app.mcpServer()
   const transport = new StdioServerTransport()
   let http: Promise<{ close(): Promise<void> } | undefined> = Promise.resolve(undefined)
+  const mcpHttp =
+    config.transport === 'stdio'
+      ? undefined
+      : createMcpHttpHandler({
+          newServer: (owner) => app.mcpServer(owner),
+          onSessionClosed: (owner) => void app.registry.closeOwnedBy(owner),
+        })
 
   let stopping = false
   const shutdown = async (why: string): Promise<void> => {
@@ -59,13 +68,18 @@ async function main(): Promise<number | undefined> {
     await demo?.close().catch(() => undefined)
     process.exit(0)
   }
-  transport.onclose = () => void shutdown('stdio closed')
-  process.stdin.on('end', () => void shutdown('stdin closed'))
   process.on('SIGTERM', () => void shutdown('SIGTERM'))
   process.on('SIGINT', () => void shutdown('SIGINT'))
-
-  await server.connect(transport)
-  logger.info('bitsperity-mqtt-mcp ready on stdio', { version: VERSION, default_broker: demo?.url ?? (config.mqttUrl !== undefined ? 'configured' : 'none') })
+  if (stdio) {
+    transport.onclose = () => void shutdown('stdio closed')
+    process.stdin.on('end', () => void shutdown('stdin closed'))
+    process.stdin.on('close', () => void shutdown('stdin closed'))
+    await server.connect(transport)
+  }
+  logger.info(`bitsperity-mqtt-mcp ready on ${config.transport === 'both' ? 'stdio and HTTP' : config.transport}`, {
+    version: VERSION,
+    default_broker: demo?.url ?? (config.mqttUrl !== undefined ? 'configured' : 'none'),
+  })
   // after MCP is up, so the status page never delays the handshake; a failure here leaves MCP running
   if (config.http && !stopping) {
     http = import('./http/server.js')
@@ -78,6 +92,7 @@ async function main(): Promise<number | undefined> {
           port: config.httpPort,
           token: config.httpToken,
           allowedHosts: config.httpAllowedHosts,
+          ...(mcpHttp !== undefined ? { mcp: mcpHttp } : {}),
         }),
       )
       .catch((e: unknown) => {

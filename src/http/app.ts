@@ -11,6 +11,8 @@ import { defaultFeedLimits, type FeedLimits } from './feed-client.js'
 import { createFeedHub } from './feed-hub.js'
 import { feedRoutes } from './feed.js'
 import { installGuard, isLoopbackHost } from './guard.js'
+import type { McpHttpHandler } from '../mcp/http-transport.js'
+import { mcpRoutes } from './mcp.js'
 import { pageRoutes } from './page.js'
 import { createRateMeter } from './rates.js'
 import { statusRoutes } from './status.js'
@@ -32,6 +34,8 @@ export interface HttpDeps {
   readonly feed?: Partial<FeedLimits>
   /** The page's folder (default: src/http/page of the package). */
   readonly pageDir?: string
+  /** Streamable HTTP MCP at /mcp (when the transport is http or both). */
+  readonly mcp?: McpHttpHandler
 }
 
 /** Thrown by buildApp for a setting it refuses (beyond loopback without a token). */
@@ -104,5 +108,6 @@ export function buildApp(deps: HttpDeps): FastifyInstance {
   void http.register(statusRoutes, { app: deps.app, version: deps.version, meter, feedCounts: hub.counts, scheduler })
   void http.register(feedRoutes, { hub, scheduler, limits: { ...defaultFeedLimits, ...deps.feed } })
   void http.register(pageRoutes, { logger: log, dir: deps.pageDir })
+  if (deps.mcp !== undefined) void http.register(mcpRoutes, { handler: deps.mcp })
   return http
 }

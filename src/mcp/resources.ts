@@ -20,7 +20,7 @@ import {
 import * as E from 'fp-ts/lib/Either.js'
 import { asyncScheduler, throttleTime, type SchedulerLike, type Subscription } from 'rxjs'
 import { validateTopicName } from '../mqtt/topic.js'
-import type { SessionRegistry } from '../sessions/registry.js'
+import type { SessionAccess } from '../sessions/registry.js'
 import type { Session } from '../sessions/session.js'
 import { messageView } from '../tools/message-view.js'
 
@@ -54,7 +54,7 @@ export const topicUri = (sessionId: string, topic: string): string =>
   `mqtt://sessions/${encodeURIComponent(sessionId)}/topics/${topic.split('/').map(encodeURIComponent).join('/')}`
 
 export interface ResourceDeps {
-  readonly registry: SessionRegistry
+  readonly registry: SessionAccess
   readonly budgetChars: number
   readonly maxPayloadBytes?: number
   readonly scheduler?: SchedulerLike

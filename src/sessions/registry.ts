@@ -13,6 +13,21 @@ export type RegistryEvent =
   | { readonly type: 'state'; readonly session: Session; readonly state: SessionState }
   | { readonly type: 'closed'; readonly session: Session; readonly reason: 'closed' | 'expired' | 'failed' }
 
+/**
+ * What one MCP client may do with sessions: it sees and closes only the sessions it opened, plus the
+ * default broker's. The registry itself (the status page) sees all.
+ */
+export interface SessionAccess {
+  readonly maxSessions: number
+  readonly ttlMs: number
+  readonly events$: Observable<RegistryEvent>
+  list(): readonly Session[]
+  open(spec: SessionSpec): Promise<E.Either<AppError, Session>>
+  get(id: string): E.Either<AppError, Session>
+  resolve(id: string | undefined): Promise<E.Either<AppError, Session>>
+  close(id: string): Promise<E.Either<AppError, Session>>
+}
+
 export interface RegistryOptions {
   readonly maxSessions: number
   /** Idle time before a session is closed, in ms. */
@@ -24,7 +39,7 @@ export interface RegistryOptions {
 
 const REMEMBER_EXPIRED = 200
 
-export class SessionRegistry {
+export class SessionRegistry implements SessionAccess {
   private readonly sessions = new Map<string, Session>()
   private readonly expired = new Map<string, number>()
   private readonly events = new Subject<RegistryEvent>()
@@ -78,9 +93,10 @@ export class SessionRegistry {
   }
 
   /** The session with this id, or SessionNotFound / SessionExpired. */
-  get(id: string): E.Either<AppError, Session> {
+  get(id: string, visible: (s: Session) => boolean = () => true): E.Either<AppError, Session> {
     const s = this.sessions.get(id)
-    if (s !== undefined) return E.right(s)
+    // another client's session answers like a missing one: its existence is not ours to tell
+    if (s !== undefined && visible(s)) return E.right(s)
     if (this.expired.has(id)) {
       return E.left(err.sessionExpired({ message: `Session ${id} was closed after ${Math.round(this.opts.ttlMs / 1000)} s without use.`, sessionId: id }))
     }
@@ -88,9 +104,9 @@ export class SessionRegistry {
   }
 
   /** Applies the optional-session_id rule: the given id; else the only open session; else the default broker's. */
-  async resolve(id: string | undefined): Promise<E.Either<AppError, Session>> {
-    if (id !== undefined) return this.get(id)
-    const open = this.list()
+  async resolve(id: string | undefined, visible: (s: Session) => boolean = () => true): Promise<E.Either<AppError, Session>> {
+    if (id !== undefined) return this.get(id, visible)
+    const open = this.list().filter(visible)
     if (open.length === 1 && open[0] !== undefined) return E.right(open[0])
     const current = open.find((s) => s.isDefault)
     if (current !== undefined) return E.right(current)
@@ -110,6 +126,29 @@ export class SessionRegistry {
         fields: [{ field: 'session_id', expected: `one of ${open.map((s) => s.id).join(', ')}` }],
       }),
     )
+  }
+
+  /** The registry as one MCP client sees it: its own sessions and the default broker's. */
+  view(owner: string): SessionAccess {
+    const visible = (s: Session): boolean => s.isDefault || s.owner === owner
+    return {
+      maxSessions: this.maxSessions,
+      ttlMs: this.ttlMs,
+      events$: this.events$,
+      list: () => this.list().filter(visible),
+      open: (spec) => this.open({ ...spec, owner }),
+      get: (id) => this.get(id, visible),
+      resolve: (id) => this.resolve(id, visible),
+      close: async (id) => {
+        const found = this.get(id, visible)
+        return E.isLeft(found) ? found : this.close(id)
+      },
+    }
+  }
+
+  /** Closes every session `owner` opened (its MCP client went away). */
+  async closeOwnedBy(owner: string): Promise<void> {
+    await Promise.all(this.list().filter((s) => s.owner === owner && !s.isDefault).map((s) => this.closeSession(s, 'closed')))
   }
 
   /** Closes one session (DISCONNECT sent). */

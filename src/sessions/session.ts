@@ -43,6 +43,8 @@ export interface SessionSpec {
   readonly tls?: TlsOptions
   /** Opened from MQTT_URL / --demo rather than by a tool call. */
   readonly isDefault?: boolean
+  /** The MCP client that opened it (stdio, or an HTTP MCP session id): only it sees the session. */
+  readonly owner?: string
 }
 
 /** Opens one connection attempt (the connection source, or a negotiating wrapper around it). */
@@ -92,6 +94,7 @@ export class Session {
   readonly url: BrokerUrl
   readonly clientId: string
   readonly isDefault: boolean
+  readonly owner: string | undefined
   readonly createdAt: number
   lastUsedAt: number
   /** Calls and streams using the session right now; a session in use never expires. */
@@ -132,6 +135,7 @@ export class Session {
     this.url = { ...spec.url, password: undefined, username: spec.username }
     this.clientId = spec.clientId
     this.isDefault = spec.isDefault ?? false
+    this.owner = spec.owner
     this.createdAt = this.now()
     this.lastUsedAt = this.createdAt
     this.username = sealOptional(deps.sealer, spec.username)

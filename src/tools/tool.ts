@@ -9,11 +9,11 @@ import type { Config } from '../config.js'
 import { fromUnknown, fromValidationErrors, type AppError } from '../errors.js'
 import type { Logger } from '../log.js'
 import { toJsonSchema, type JsonSchema } from '../mcp/codec.js'
-import type { SessionRegistry } from '../sessions/registry.js'
+import type { SessionAccess } from '../sessions/registry.js'
 
 /** What a handler may use; one per call. */
 export interface ToolContext {
-  readonly registry: SessionRegistry
+  readonly registry: SessionAccess
   readonly config: Config
   readonly logger: Logger
   readonly scheduler: SchedulerLike

@@ -3,6 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { asyncScheduler } from 'rxjs'
 import { createApp } from '../../src/app.js'
@@ -31,6 +32,8 @@ export async function startStdioServer(args: string[] = [], env: Record<string, 
     // no status server unless a test asks for one (--http-port): it costs start-up CPU and would race for port 8091
     env: { PATH: process.env['PATH'] ?? '', MQTT_MCP_LOG_LEVEL: 'debug', ...(args.includes('--http-port') ? {} : { MQTT_MCP_HTTP: 'false' }), ...env },
     stderr: 'pipe',
+    // a developer's .env in the repository must not reach the server under test
+    cwd: tmpdir(),
   })
   let stderr = ''
   transport.stderr?.on('data', (chunk: Buffer) => {
