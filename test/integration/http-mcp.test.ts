@@ -76,10 +76,12 @@ test('two HTTP clients and a stdio client each see and close only their own MQTT
   // ending bob's MCP session (DELETE) closes the MQTT sessions he opened
   await (bob.transport as StreamableHTTPClientTransport).terminateSession()
   const gone = Date.now()
-  let left: Sessions = { sessions: [] }
-  do {
-    left = (await (await fetch(new URL('/api/sessions', base))).json()) as Sessions
-  } while (left.sessions.some((x) => x.session_id === b.session_id) && Date.now() - gone < 3000 && (await new Promise((r) => setTimeout(r, 50))) === undefined)
+  const listAll = async (): Promise<Sessions> => (await (await fetch(new URL('/api/sessions', base))).json()) as Sessions
+  let left = await listAll()
+  while (left.sessions.some((x) => x.session_id === b.session_id) && Date.now() - gone < 3000) {
+    await new Promise((r) => setTimeout(r, 50))
+    left = await listAll()
+  }
   t.deepEqual(left.sessions.map((x) => x.name).sort(), ['alice', 'stdio'])
   await ok(alice, 'mqtt_close_connection', { session_id: a.session_id })
   t.deepEqual((await ok<Sessions>(server.client, 'mqtt_list_active_connections')).sessions.map((x) => x.session_id), [s.session_id])
