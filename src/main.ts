@@ -54,6 +54,7 @@ async function main(): Promise<number | undefined> {
       : createMcpHttpHandler({
           newServer: (owner) => app.mcpServer(owner),
           onSessionClosed: (owner) => void app.registry.closeOwnedBy(owner),
+          idleMs: config.sessionTtlSeconds * 1000,
         })
 
   let stopping = false

@@ -14,6 +14,11 @@ export interface McpHttpDeps {
   readonly newServer: (owner: string) => Server
   /** The client's MCP session ended (DELETE, or its transport closed): release what it owned. */
   readonly onSessionClosed: (owner: string) => void
+  /**
+   * An MCP session with no request and no open GET stream for this long is closed, in ms: one-shot clients
+   * (the Inspector CLI, scripts) never send DELETE, and their sessions must not pile up.
+   */
+  readonly idleMs: number
 }
 
 export interface McpHttpHandler {
@@ -32,6 +37,15 @@ const jsonRpcError = (res: ServerResponse, status: number, message: string): voi
 /** Creates the handler that owns every Streamable HTTP MCP session. */
 export function createMcpHttpHandler(deps: McpHttpDeps): McpHttpHandler {
   const sessions = new Map<string, StreamableHTTPServerTransport>()
+  const lastSeen = new Map<string, number>()
+  const streaming = new Map<string, number>()
+  const sweeper = setInterval(() => {
+    const now = Date.now()
+    for (const [id, transport] of sessions) {
+      if ((streaming.get(id) ?? 0) === 0 && now - (lastSeen.get(id) ?? now) >= deps.idleMs) void transport.close()
+    }
+  }, Math.max(1000, Math.min(60_000, Math.floor(deps.idleMs / 4))))
+  sweeper.unref()
 
   const open = async (): Promise<StreamableHTTPServerTransport> => {
     // the id is known before initialize so the MCP server can be scoped to it from its first request
@@ -41,6 +55,8 @@ export function createMcpHttpHandler(deps: McpHttpDeps): McpHttpHandler {
       onsessioninitialized: () => void sessions.set(id, transport),
     })
     transport.onclose = () => {
+      lastSeen.delete(id)
+      streaming.delete(id)
       if (sessions.delete(id)) deps.onSessionClosed(id)
     }
     await deps.newServer(id).connect(transport)
@@ -55,6 +71,15 @@ export function createMcpHttpHandler(deps: McpHttpDeps): McpHttpHandler {
         const transport = sessions.get(id)
         // the spec's answer to an unknown or ended session: 404, and the client starts a new one
         if (transport === undefined) return jsonRpcError(res, 404, 'Session not found: initialize a new MCP session.')
+        lastSeen.set(id, Date.now())
+        if (req.method === 'GET') {
+          // an open notification stream is a live client, however long it stays quiet
+          streaming.set(id, (streaming.get(id) ?? 0) + 1)
+          res.once('close', () => {
+            streaming.set(id, (streaming.get(id) ?? 1) - 1)
+            lastSeen.set(id, Date.now())
+          })
+        }
         return transport.handleRequest(req, res, body)
       }
       if (req.method !== 'POST' || !isInitializeRequest(body)) {
@@ -62,9 +87,11 @@ export function createMcpHttpHandler(deps: McpHttpDeps): McpHttpHandler {
       }
       const transport = await open()
       await transport.handleRequest(req, res, body)
+      if (transport.sessionId !== undefined) lastSeen.set(transport.sessionId, Date.now())
     },
     count: () => sessions.size,
     closeAll: async () => {
+      clearInterval(sweeper)
       await Promise.allSettled([...sessions.values()].map((t) => t.close()))
       sessions.clear()
     },

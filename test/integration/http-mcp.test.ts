@@ -137,3 +137,18 @@ test('/mcp refuses a foreign Origin, an unknown session and, beyond loopback, a 
   t.true((await client.listTools()).tools.length >= 10)
   t.false(server.stderr().includes(token), 'the token is never logged')
 })
+
+test('an HTTP MCP session that goes quiet without DELETE is closed after the idle time', async (t) => {
+  const server = await spawnHttpOnly(t, ['--transport', 'http', '--http-port', '0'], { MQTT_MCP_SESSION_TTL_SECONDS: '1' })
+  const base = await pageUrl(server)
+  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }
+  const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'one-shot', version: '1' } } }
+  const first = await fetch(new URL('/mcp', base), { method: 'POST', headers, body: JSON.stringify(init) })
+  const id = first.headers.get('mcp-session-id') ?? ''
+  t.truthy(id)
+  await first.text()
+  const ping = () => fetch(new URL('/mcp', base), { method: 'POST', headers: { ...headers, 'mcp-session-id': id, 'mcp-protocol-version': '2025-06-18' }, body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'ping' }) })
+  t.is((await ping()).status, 200)
+  await new Promise((r) => setTimeout(r, 3000))
+  t.is((await ping()).status, 404, 'the quiet session is gone')
+})
