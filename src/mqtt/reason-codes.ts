@@ -116,13 +116,35 @@ const TLS_CODES: Readonly<Record<string, string>> = {
   CERT_NOT_YET_VALID: 'not yet valid: the broker certificate is not valid yet',
   ERR_TLS_CERT_ALTNAME_INVALID: 'hostname mismatch: the certificate does not name this host',
   ERR_SSL_WRONG_VERSION_NUMBER: 'not TLS: the port does not speak TLS (use mqtt:// or the TLS port)',
+  // the broker's alerts about our client certificate (TLS 1.3 sends them after the handshake, at the first read)
+  ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: 'client certificate required: the broker requires a client certificate (pass tls.cert and tls.key)',
+  ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: 'client certificate refused: the broker does not trust the CA that signed the client certificate',
+  ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: 'client certificate refused: the broker rejected the client certificate',
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: 'client certificate refused: the broker says the client certificate has expired',
+  // loading our own key and certificate
+  ERR_OSSL_BAD_DECRYPT: 'client key: the private key could not be decrypted (wrong or missing tls.passphrase)',
+  ERR_OSSL_UNSUPPORTED: 'certificate or key: not a PEM certificate or private key that can be read',
+  ERR_OSSL_PEM_NO_START_LINE: 'certificate or key: no PEM data found (tls.ca, tls.cert and tls.key take PEM text or a file path)',
+  ERR_OSSL_X509_KEY_VALUES_MISMATCH: 'client key: tls.key does not belong to the certificate in tls.cert',
+}
+
+/** The reason in an OpenSSL error string ("…:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:…"). */
+const opensslReason = (message: string): string => /routines:(?:[^:\n]*:)?([^:\n]+)(?::|$)/m.exec(message)?.[1] ?? message.split('\n')[0] ?? message
+
+/** What a TLS or OpenSSL error means ("<check>: <explanation>"), or undefined when it is not one. */
+export function tlsProblem(e: Error & { code?: string | number }): string | undefined {
+  const code = typeof e.code === 'string' ? e.code : ''
+  return (
+    TLS_CODES[code] ??
+    (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || code.startsWith('ERR_OSSL') || /certificate|ssl|tls/i.test(e.message) ? opensslReason(e.message) : undefined)
+  )
 }
 
 /** Maps a socket-level error (errno or TLS code) before CONNACK to the error it means. */
 export function socketError(e: Error & { code?: string | number }, host: string, port: number): AppError {
   const code = typeof e.code === 'string' ? e.code : ''
   const where = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
-  const tls = TLS_CODES[code] ?? (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /certificate|ssl|tls/i.test(e.message) ? e.message : undefined)
+  const tls = tlsProblem(e)
   if (tls !== undefined) return err.tlsFailed({ message: `TLS handshake with ${where} failed: ${tls}.`, check: tls.split(':')[0] ?? tls })
   switch (code) {
     case 'ENOTFOUND':

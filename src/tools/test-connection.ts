@@ -15,6 +15,7 @@ import { defaultIfEmpty, filter, firstValueFrom, from, fromEvent, map, merge, Ob
 import * as err from '../errors.js'
 import type { AppError } from '../errors.js'
 import { described, object, optional } from '../mcp/codec.js'
+import { tlsProblem } from '../mqtt/reason-codes.js'
 import { formatBrokerUrl, type BrokerUrl } from '../mqtt/url.js'
 import type { SessionSpec } from '../sessions/session.js'
 import { connectNegotiated } from '../streams/sources/connection.js'
@@ -168,21 +169,30 @@ async function probeTls(spec: SessionSpec, timeoutMs: number, ctx: ToolContext):
   const servername = tls.servername ?? (isIP(host) === 0 ? host : undefined)
   const identity = tls.servername ?? host
   const t0 = performance.now()
-  type R = { socket: TLSSocket } | { error: string; message: string } | { timeout: true } | { cancelled: true }
+  type R = { socket: TLSSocket } | { error: string; message: string } | { local: string } | { timeout: true } | { cancelled: true }
   let opened: TLSSocket | undefined
   const attempt = new Observable<R>((subscriber) => {
-    // never rejected here: we verify ourselves, so the result can say which check fails and show the certificate
-    const socket = tlsConnect({
-      host,
-      port,
-      ...(servername !== undefined ? { servername } : {}),
-      ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
-      ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
-      ...(tls.key !== undefined ? { key: tls.key } : {}),
-      ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
-      ...(tls.alpn !== undefined ? { ALPNProtocols: [...tls.alpn] } : {}),
-      rejectUnauthorized: false,
-    })
+    let socket: TLSSocket
+    try {
+      // never rejected here: we verify ourselves, so the result can say which check fails and show the certificate
+      socket = tlsConnect({
+        host,
+        port,
+        ...(servername !== undefined ? { servername } : {}),
+        ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+        ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+        ...(tls.key !== undefined ? { key: tls.key } : {}),
+        ...(tls.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
+        ...(tls.alpn !== undefined ? { ALPNProtocols: [...tls.alpn] } : {}),
+        rejectUnauthorized: false,
+      })
+    } catch (e) {
+      // thrown before any socket exists: our own certificate or key cannot be used (e.g. a wrong tls.passphrase)
+      const problem = e instanceof Error ? tlsProblem(e) : undefined
+      subscriber.next({ local: problem ?? (e instanceof Error ? e.message : String(e)) })
+      subscriber.complete()
+      return undefined
+    }
     opened = socket
     socket.once('secureConnect', () => {
       subscriber.next({ socket })
@@ -200,6 +210,14 @@ async function probeTls(spec: SessionSpec, timeoutMs: number, ctx: ToolContext):
   try {
     const r = await bounded<R>(attempt, timeoutMs, ctx, () => ({ timeout: true }), () => ({ cancelled: true }))
     const took = ms(t0)
+    if ('local' in r) {
+      const cause = `TLS: the client certificate or key cannot be used: ${r.local}.`
+      return {
+        layer: { layer: 'tls', ok: false, ms: took, detail: cause, info: { check: r.local.split(':')[0] ?? r.local } },
+        cause,
+        hint: 'Check tls.cert and tls.key (PEM text or file paths of a matching pair) and tls.passphrase for an encrypted key.',
+      }
+    }
     if (!('socket' in r)) {
       const code = 'error' in r ? r.error : 'timeout' in r ? 'timeout' : 'cancelled'
       const message = 'message' in r ? r.message : code

@@ -22,7 +22,14 @@ export const SILENT_REFUSAL_MS = 3000
 export function connect(opts: ConnectOptions, scheduler: SchedulerLike = asyncScheduler): Observable<Link> {
   return new Observable<Link>((subscriber) => {
     const { host, port } = opts.url
-    const client = mqtt.connect(href(opts), clientOptions(opts))
+    let client: MqttClient
+    try {
+      client = mqtt.connect(href(opts), clientOptions(opts))
+    } catch (e) {
+      // thrown before any socket exists, e.g. by tls.createSecureContext for a key that does not decrypt
+      subscriber.error(socketError(e as Error & { code?: string }, host, port))
+      return undefined
+    }
     let connected = false
     let connectSent = false
     let closing = false
