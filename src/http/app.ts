@@ -1,18 +1,22 @@
 /**
- * The HTTP server's app: the status API, the /ws live feed and the page, one plugin per route group, behind
- * the Host/Origin/token guard. `buildApp` does not listen (tests inject; server.ts listens).
+ * The HTTP server's app: the status API, the /ws live feed, the page, /metrics and the API docs at /docs, one
+ * plugin per route group, behind the Host/Origin/token guard. `buildApp` does not listen (tests inject;
+ * server.ts listens).
  */
+import swagger from '@fastify/swagger'
 import websocket from '@fastify/websocket'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { asyncScheduler, type SchedulerLike } from 'rxjs'
 import type { App } from '../app.js'
 import type { Logger } from '../log.js'
+import { docsRoutes, openApiOptions } from './docs.js'
 import { defaultFeedLimits, type FeedLimits } from './feed-client.js'
 import { createFeedHub } from './feed-hub.js'
 import { feedRoutes } from './feed.js'
 import { installGuard, isLoopbackHost } from './guard.js'
 import type { McpHttpHandler } from '../mcp/http-transport.js'
 import { mcpRoutes } from './mcp.js'
+import { metricsRoutes } from './metrics.js'
 import { pageRoutes } from './page.js'
 import { createRateMeter } from './rates.js'
 import { statusRoutes } from './status.js'
@@ -105,9 +109,13 @@ export function buildApp(deps: HttpDeps): FastifyInstance {
       }
     },
   })
+  // before the route groups: it collects each route as it is added
+  void http.register(swagger, openApiOptions(deps.version))
   void http.register(statusRoutes, { app: deps.app, version: deps.version, meter, feedCounts: hub.counts, scheduler })
   void http.register(feedRoutes, { hub, scheduler, limits: { ...defaultFeedLimits, ...deps.feed } })
   void http.register(pageRoutes, { logger: log, dir: deps.pageDir })
   if (deps.mcp !== undefined) void http.register(mcpRoutes, { handler: deps.mcp })
+  void http.register(metricsRoutes, { app: deps.app, meter, feedCounts: hub.counts })
+  void http.register(docsRoutes)
   return http
 }

@@ -23,10 +23,10 @@ export const MISSING_PAGE_HTML = `<!doctype html>
 </body></html>
 `
 
-const routes: ReadonlyArray<readonly [string, PageFile]> = [
-  ['/', 'index.html'],
-  ['/app.js', 'app.js'],
-  ['/style.css', 'style.css'],
+const routes: ReadonlyArray<readonly [string, PageFile, string]> = [
+  ['/', 'index.html', 'The status page (HTML; takes ?token= when a token is set)'],
+  ['/app.js', 'app.js', "The status page's script"],
+  ['/style.css', 'style.css', "The status page's style sheet"],
 ]
 
 /** GET /, /app.js, /style.css from the page folder (read once), or the placeholder page. */
@@ -35,8 +35,8 @@ export const pageRoutes: FastifyPluginAsync<PageOptions> = async (http, o) => {
   if (E.isLeft(dir)) o.logger.warn(`${dir.left}; serving a placeholder page`)
   const files = E.isRight(dir) ? await loadPageFiles(dir.right) : new Map<PageFile, Buffer>()
 
-  for (const [url, name] of routes) {
-    http.get(url, { config: { access: name === 'index.html' ? 'page' : 'public' } }, async (_req, reply) => {
+  for (const [url, name, summary] of routes) {
+    http.get(url, { config: { access: name === 'index.html' ? 'page' : 'public' }, schema: { tags: ['page'], summary } }, async (_req, reply) => {
       const body = files.get(name)
       if (body !== undefined) return reply.type(PAGE_FILES[name]).send(body)
       if (name === 'index.html') return reply.type(PAGE_FILES[name]).send(MISSING_PAGE_HTML)

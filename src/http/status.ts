@@ -24,13 +24,14 @@ export const statusRoutes: FastifyPluginAsync<StatusOptions> = async (http, o) =
   const { registry, toolCalls } = o.app
   const uptime = (): number => Math.max(0, Math.floor((o.scheduler.now() - o.app.startedAt) / 1000))
 
-  http.get('/health', { schema: { response: { 200: healthSchema } } }, async () => ({
+  http.get('/health', { schema: { tags: ['status'], summary: 'Liveness: ok, the version and the uptime', response: { 200: healthSchema } } }, async () => ({
     status: 'ok',
     version: o.version,
     uptime_seconds: uptime(),
   }))
 
-  http.get('/api/status', { schema: { response: { 200: statusSchema } } }, async () => {
+  const statusSummary = 'Sessions by state, tool call counts, message totals and rate, memory, live feed clients'
+  http.get('/api/status', { schema: { tags: ['status'], summary: statusSummary, response: { 200: statusSchema } } }, async () => {
     const sessions = registry.list()
     const byState: Record<SessionState, number> = { connecting: 0, connected: 0, reconnecting: 0, closed: 0 }
     for (const s of sessions) byState[s.state]++
@@ -46,7 +47,7 @@ export const statusRoutes: FastifyPluginAsync<StatusOptions> = async (http, o) =
     }
   })
 
-  http.get('/api/sessions', { schema: { response: { 200: sessionsSchema } } }, async () => ({
+  http.get('/api/sessions', { schema: { tags: ['status'], summary: 'The open sessions (no secrets), as mqtt_list_active_connections shows them', response: { 200: sessionsSchema } } }, async () => ({
     sessions: registry.list().map((s) => s.info(registry.ttlMs)),
     max_sessions: registry.maxSessions,
   }))
@@ -55,6 +56,9 @@ export const statusRoutes: FastifyPluginAsync<StatusOptions> = async (http, o) =
     '/api/sessions/:id',
     {
       schema: {
+        tags: ['status'],
+        summary: 'One session and the topic tree of what it received',
+        description: 'The tree is kept within `budget_chars` characters (`truncated` and `folded` say when it was cut).',
         params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 200 } } },
         querystring: {
           type: 'object',
@@ -76,6 +80,8 @@ export const statusRoutes: FastifyPluginAsync<StatusOptions> = async (http, o) =
     '/api/tool-calls',
     {
       schema: {
+        tags: ['status'],
+        summary: 'The most recent tool calls, newest last, with redacted arguments',
         querystring: {
           type: 'object',
           additionalProperties: false,
