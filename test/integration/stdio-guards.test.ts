@@ -162,7 +162,7 @@ for (const [how, act] of [
   // serial: ava runs these before the concurrent tests, so the 2 s bound is not measured on a loaded machine
   test.serial(`${how} closes every session and exits within 2 s`, async (t) => {
     const seen: string[] = []
-    const child = spawn(process.execPath, [mainPath], { env: { PATH: process.env['PATH'] ?? '', MQTT_URL: broker.url }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [mainPath], { env: { PATH: process.env['PATH'] ?? '', MQTT_URL: broker.url, MQTT_MCP_HTTP: 'false' }, stdio: ['pipe', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
     const send = (msg: object): void => void child.stdin.write(JSON.stringify(msg) + '\n')
