@@ -44,6 +44,9 @@ async function main(): Promise<number | undefined> {
   }
 
   const app = createApp({ config, logger, ...(demo !== undefined ? { defaultUrl: demo.url } : {}) })
+  // the demo is for watching: open its session now so the status page shows the fleet before any tool call
+  // (a configured MQTT_URL stays lazy, as the contract says: opened on first use)
+  if (demo !== undefined) void app.registry.resolve(undefined)
   const stdio = config.transport !== 'http'
   const server = app.mcpServer()
   const transport = new StdioServerTransport()

@@ -148,7 +148,8 @@ export function registerResources(server: Server, deps: ResourceDeps): () => voi
   })
 
   const events = deps.registry.events$.subscribe((e) => {
-    if (e.type !== 'state') void server.sendResourceListChanged().catch(() => undefined)
+    // nothing may reach a client before it has initialized (a demo session opens at start-up)
+    if (e.type !== 'state' && server.getClientCapabilities() !== undefined) void server.sendResourceListChanged().catch(() => undefined)
   })
 
   return () => {
