@@ -110,7 +110,9 @@ export class Session {
   private readonly messages = new Subject<Message>()
   private readonly observed = initialObserved()
   private lastDelivered: Message | undefined
-  private copies = 0
+  private runLength = 0
+  private runMatching = 0
+  private singleCopyBroker = false
   private readonly table: SubscriptionTable
   private readonly username: Sealed | undefined
   private readonly password: Sealed | undefined
@@ -297,26 +299,23 @@ export class Session {
 
   /**
    * Mosquitto (and MQTT allows it) sends one copy of a PUBLISH per matching subscription of a client, so
-   * overlapping filters (`a/#` and `a/b`) would count a message twice. The copies of one PUBLISH arrive
-   * back to back with the same topic, payload and retain flag: drop up to (matching filters − 1) of them.
-   * A device that publishes the same payload twice within 50 ms, with nothing between, while two of our filters
-   * match it loses the second message; MQTT 5 subscription identifiers would make this exact.
+   * overlapping filters (`a/#` and `a/b`) would count a message twice. Those copies arrive back to back, as a
+   * run of identical messages (topic, payload, retain) whose length is a multiple of the matching filters:
+   * keep the first of every group of that many. A broker that sends one copy (aedes) shows itself by a run
+   * that is not such a multiple; from then on nothing is dropped on this session.
    */
   private isExtraCopy(m: Message): boolean {
     const prev = this.lastDelivered
     this.lastDelivered = m
-    if (prev === undefined || prev.topic !== m.topic || prev.retain !== m.retain || m.receivedAt - prev.receivedAt > 50) {
-      this.copies = 0
+    const same = prev !== undefined && prev.topic === m.topic && prev.retain === m.retain && prev.payload.equals(m.payload)
+    if (!same) {
+      if (this.runMatching >= 2 && (this.runLength + 1) % this.runMatching !== 0) this.singleCopyBroker = true
+      this.runLength = 0
+      this.runMatching = this.singleCopyBroker ? 0 : this.table.matchCount(m.topic)
       return false
     }
-    const matching = this.table.matchCount(m.topic)
-    if (matching < 2 || this.copies >= matching - 1 || !prev.payload.equals(m.payload)) {
-      this.copies = 0
-      return false
-    }
-    this.copies++
-    this.lastDelivered = prev
-    return true
+    this.runLength++
+    return this.runMatching >= 2 && this.runLength % this.runMatching !== 0
   }
 
   private setState(s: SessionState): void {
