@@ -123,7 +123,7 @@ const TLS_CODES: Readonly<Record<string, string>> = {
   ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: 'client certificate refused: the broker says the client certificate has expired',
   // loading our own key and certificate
   ERR_OSSL_BAD_DECRYPT: 'client key: the private key could not be decrypted (wrong or missing tls.passphrase)',
-  ERR_OSSL_UNSUPPORTED: 'certificate or key: not a PEM certificate or private key that can be read',
+  ERR_OSSL_UNSUPPORTED: 'certificate or key: not a PEM certificate or private key that can be read (or an encrypted key with a wrong tls.passphrase)',
   ERR_OSSL_PEM_NO_START_LINE: 'certificate or key: no PEM data found (tls.ca, tls.cert and tls.key take PEM text or a file path)',
   ERR_OSSL_X509_KEY_VALUES_MISMATCH: 'client key: tls.key does not belong to the certificate in tls.cert',
 }

@@ -199,7 +199,8 @@ tlsTest('an encrypted client key works with tls.passphrase, a wrong one is named
   t.true(wrong.isError)
   const wrongError = (JSON.parse(textOf(wrong)) as { error: { code: string; message: string } }).error
   t.is(wrongError.code, 'TLS_FAILED')
-  t.regex(wrongError.message, /client key: the private key could not be decrypted \(wrong or missing tls\.passphrase\)/)
+  // a wrong passphrase usually fails the decryption; now and then it decrypts to garbage that does not parse
+  t.regex(wrongError.message, /the private key could not be decrypted \(wrong or missing tls\.passphrase\)|wrong tls\.passphrase/)
   const missingPassphrase = await fails(w().server.client, 'mqtt_establish_connection', { connection_string: url, tls: tlsArgs })
   t.regex(missingPassphrase.message, /tls\.passphrase/)
 
