@@ -40,7 +40,6 @@ async function main(): Promise<number | undefined> {
   if (config.demo) {
     const { startDemo } = await import('./demo/index.js')
     demo = await startDemo({ logger: logger.child({ component: 'demo' }) })
-    logger.info('demo broker running', { url: demo.url })
   }
 
   const app = createApp({ config, logger, ...(demo !== undefined ? { defaultUrl: demo.url } : {}) })
