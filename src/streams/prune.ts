@@ -72,6 +72,11 @@ export const SCAN_LIMIT_BYTES = 4096
 
 const MAX_SHAPES_PER_TOPIC = 8
 const MAX_FIELDS_PER_TOPIC = 3
+/**
+ * Numeric fields a payload's analysis records. More than a topic tracks, so a topic whose first objects
+ * had other keys still finds its tracked fields among a later object's first few.
+ */
+const MAX_SCANNED_FIELDS = 8
 /** Sub-millisecond steps for messages sharing a timestamp, so a burst within one ms still spreads over strata. */
 const SUB_STEPS = 1024
 const NO_MESSAGE = -1
@@ -209,7 +214,16 @@ const SHAPE_ARRAY = 8
 const SHAPE_LARGE_JSON = 9
 const SHAPE_LARGE = 10
 
-interface Sniffed {
+/** A top-level numeric field of a JSON object: its key's hash, where the key's bytes are, and the value. */
+interface NumericField {
+  readonly key: number
+  readonly keyStart: number
+  readonly keyEnd: number
+  readonly value: number
+}
+
+/** What pruning needs to know about a payload; the same for every window, so computed once per message. */
+export interface Sniffed {
   /** Payload shape: a kind code, or for a JSON object a hash of its sorted key set. */
   readonly shape: number
   /** Hash of the content, to tell a repeated value from a new one. */
@@ -217,6 +231,8 @@ interface Sniffed {
   /** The value of a numeric payload (JSON number or numeric text). */
   readonly num: number | undefined
   readonly error: boolean
+  /** A JSON object's first top-level numeric fields (at most MAX_SCANNED_FIELDS), for the summary's ranges. */
+  readonly fields: readonly NumericField[] | undefined
 }
 
 /** FNV-1a over the first 128 and last 64 bytes plus the length: enough to tell values apart, bounded for big payloads. */
@@ -248,8 +264,8 @@ function firstByte(buf: Buffer): number {
   return -1
 }
 
-/** Widens the range of a top-level field when the value after its key (bytes keyStart..keyEnd) is a number. */
-function trackField(buf: Buffer, keyStart: number, keyEnd: number, key: number, fields: FieldRange[]): void {
+/** Reads the number after a top-level key (bytes keyStart..keyEnd) into `out`, when the value is one. */
+function numericField(buf: Buffer, keyStart: number, keyEnd: number, key: number, out: NumericField[]): void {
   const n = buf.length
   let k = keyEnd + 1
   while (k < n && isSpace(buf[k]!)) k++
@@ -263,24 +279,17 @@ function trackField(buf: Buffer, keyStart: number, keyEnd: number, key: number, 
     // digits . e E + -
     if (!(isDigit(c) || c === 0x2e || c === 0x65 || c === 0x45 || c === 0x2b || c === 0x2d)) break
   }
-  const v = Number(buf.toString('latin1', k, e))
-  if (!Number.isFinite(v)) return
-  for (const f of fields) {
-    if (f.key === key) {
-      widen(f, v)
-      return
-    }
-  }
-  if (fields.length < MAX_FIELDS_PER_TOPIC) fields.push({ name: buf.toString('utf8', keyStart, keyEnd), key, min: v, max: v })
+  const value = Number(buf.toString('latin1', k, e))
+  if (Number.isFinite(value)) out.push({ key, keyStart, keyEnd, value })
 }
 
 /**
  * The shape of a JSON object from one pass over its bytes: an order-independent hash of its top-level keys,
  * so `{"a":1,"b":2}` and `{"b":3,"a":4}` share a shape. JSON.parse took 10 µs for a 1 KB object here, this
- * scan about 1 µs. When `fields` is given, top-level numbers widen their ranges there on the way. Malformed
- * JSON still gets some shape: shapes only steer the sample.
+ * scan about 1 µs. Top-level numbers are collected into `fields` on the way (the first MAX_SCANNED_FIELDS).
+ * Malformed JSON still gets some shape: shapes only steer the sample.
  */
-function scanObject(buf: Buffer, fields: FieldRange[] | undefined): number {
+function scanObject(buf: Buffer, fields: NumericField[]): number {
   const n = buf.length
   let sum = 0
   let keys = 0
@@ -302,7 +311,7 @@ function scanObject(buf: Buffer, fields: FieldRange[] | undefined): number {
         expectKey = false
         sum = (sum + (h >>> 0)) | 0
         keys++
-        if (fields !== undefined) trackField(buf, i + 1, j, h >>> 0, fields)
+        if (fields.length < MAX_SCANNED_FIELDS) numericField(buf, i + 1, j, h >>> 0, fields)
       }
       i = j
     } else if (b === 0x7b || b === 0x5b) {
@@ -326,12 +335,12 @@ function tryParse(text: string): { value: unknown } | undefined {
   }
 }
 
-function sniffed(shape: number, value: number, error: boolean, num?: number): Sniffed {
-  return { shape, value, num, error }
+function sniffed(shape: number, value: number, error: boolean, num?: number, fields?: NumericField[]): Sniffed {
+  return { shape, value, num, error, fields: fields !== undefined && fields.length > 0 ? fields : undefined }
 }
 
-/** Classifies a payload; a JSON object's top-level numeric fields widen `fields` when given. */
-function sniff(buf: Buffer, fields?: FieldRange[]): Sniffed {
+/** Classifies a payload: its shape, a content hash, a number when it is one, error words, numeric fields. */
+function sniff(buf: Buffer): Sniffed {
   const value = contentHash(buf)
   if (buf.length === 0) return sniffed(SHAPE_EMPTY, value, false)
   if (buf.length > SCAN_LIMIT_BYTES) return sniffed(mayBeJson(buf) ? SHAPE_LARGE_JSON : SHAPE_LARGE, value, false)
@@ -349,12 +358,36 @@ function sniff(buf: Buffer, fields?: FieldRange[]): Sniffed {
   const suspicious = ERROR_WORDS.test(text)
   if (b === 0x22) return sniffed(SHAPE_STRING, value, suspicious)
   if (b !== 0x7b && b !== 0x5b) return sniffed(SHAPE_TEXT, value, suspicious)
+  const fields: NumericField[] = []
   const shape = b === 0x7b ? scanObject(buf, fields) : SHAPE_ARRAY
-  if (!suspicious) return sniffed(shape, value, false)
+  if (!suspicious) return sniffed(shape, value, false, undefined, fields)
   // JSON with an error word somewhere: only now is it parsed, to tell `"error": null` from `"error": "timeout"`;
   // malformed JSON is judged like text
   const parsed = mayBeJson(buf) ? tryParse(text) : undefined
-  return sniffed(shape, value, parsed === undefined || jsonHasError(parsed.value))
+  return sniffed(shape, value, parsed === undefined || jsonHasError(parsed.value), undefined, fields)
+}
+
+// A session hands one Message object to every window, back to back: remembering the last analysis means
+// 20 windows on overlapping filters analyse each message once, at the cost of holding one message.
+let sniffedFor: Message | undefined
+let lastSniffed: Sniffed | undefined
+
+/** The analysis of a message's payload, computed once however many windows prune it. */
+export function sniffMessage(m: Message): Sniffed {
+  if (m !== sniffedFor || lastSniffed === undefined) {
+    lastSniffed = sniff(m.payload)
+    sniffedFor = m
+  }
+  return lastSniffed
+}
+
+/** Widens a topic's tracked field ranges with a payload's numeric fields; the first MAX_FIELDS_PER_TOPIC keys are tracked. */
+function trackFields(t: TopicStats, payload: Buffer, found: readonly NumericField[]): void {
+  for (const f of found) {
+    const tracked = t.fields.find((x) => x.key === f.key)
+    if (tracked !== undefined) widen(tracked, f.value)
+    else if (t.fields.length < MAX_FIELDS_PER_TOPIC) t.fields.push({ name: payload.toString('utf8', f.keyStart, f.keyEnd), key: f.key, min: f.value, max: f.value })
+  }
 }
 
 /** True when a message looks like an error or warning: an error word in its topic or payload (see ERROR_WORDS). */
@@ -537,7 +570,7 @@ export function pruneStep(state: PruneState, m: Message): PruneState {
     }
     s.topics.set(m.topic, t)
   }
-  const sn = sniff(m.payload, t?.fields)
+  const sn = sniffMessage(m)
 
   // Sample score: a new shape for its topic beats a changed value, which beats a repeat; within those,
   // messages of quieter topics win (the rarity term is < 1, and steps by powers of two so ties stay common
@@ -558,6 +591,7 @@ export function pruneStep(state: PruneState, m: Message): PruneState {
     const changed = first || sn.value !== t.lastValue
     t.lastValue = sn.value
     if (sn.num !== undefined) t.range = widen(t.range, sn.num)
+    if (sn.fields !== undefined) trackFields(t, m.payload, sn.fields)
     if (first) admitHolder(s, t, seq, m)
     else if (t.holder) {
       t.lastSeq = seq

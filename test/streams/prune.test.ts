@@ -7,6 +7,7 @@ import {
   pruneResult,
   pruneStateSize,
   pruneStep,
+  sniffMessage,
   type PruneOptions,
   type PruneResult,
 } from '../../src/streams/prune.js'
@@ -164,6 +165,30 @@ test('pruneResult gives the ranges of a JSON object’s first numeric fields in 
   )
   const r = prune(input, { targetCount: 10 })
   t.deepEqual(r.summary, ['zigbee2mqtt/th1: 90 of 100 dropped, battery 88–90, temperature 20–22.25, humidity 40–55'])
+})
+
+test('sniffMessage analyses a message once for every window that prunes it, and a new message anew', (t) => {
+  const m = msg('a/b', '{"t":21.5,"h":40}', 0)
+  const first = sniffMessage(m)
+  t.is(sniffMessage(m), first)
+  const twin = msg('a/b', '{"t":21.5,"h":40}', 0)
+  t.not(sniffMessage(twin), first)
+  t.deepEqual(sniffMessage(twin), first)
+  t.deepEqual(first.fields?.map((f) => f.value), [21.5, 40])
+})
+
+test('pruneResult gives the same summary when windows interleave on shared messages', (t) => {
+  // two windows fed the same Message objects back to back, as a session feeds overlapping windows
+  const input = Array.from({ length: 300 }, (_, i) => msg(`s/${i % 3}`, i % 2 === 0 ? `{"v":${i},"w":${-i}}` : `{"w":${i}}`, i * 10))
+  const a = initialPrune({ targetCount: 20 })
+  const b = initialPrune({ targetCount: 5 })
+  for (const m of input) {
+    pruneStep(a, m)
+    pruneStep(b, m)
+  }
+  t.deepEqual(pruneResult(a), prune(input, { targetCount: 20 }))
+  t.deepEqual(pruneResult(b), prune(input, { targetCount: 5 }))
+  t.regex(pruneResult(a).summary[0]!, /v 0–29\d, w -29\d–29\d/)
 })
 
 test('pruneResult keeps nothing of an empty window', (t) => {
