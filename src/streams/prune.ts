@@ -311,7 +311,8 @@ function scanObject(buf: Buffer, fields: NumericField[]): number {
         expectKey = false
         sum = (sum + (h >>> 0)) | 0
         keys++
-        if (fields.length < MAX_SCANNED_FIELDS) numericField(buf, i + 1, j, h >>> 0, fields)
+        // 30 bits: a small integer (Smi) is stored in the object itself, a larger number boxed behind a pointer
+        if (fields.length < MAX_SCANNED_FIELDS) numericField(buf, i + 1, j, h & 0x3fffffff, fields)
       }
       i = j
     } else if (b === 0x7b || b === 0x5b) {
@@ -383,10 +384,19 @@ export function sniffMessage(m: Message): Sniffed {
 
 /** Widens a topic's tracked field ranges with a payload's numeric fields; the first MAX_FIELDS_PER_TOPIC keys are tracked. */
 function trackFields(t: TopicStats, payload: Buffer, found: readonly NumericField[]): void {
-  for (const f of found) {
-    const tracked = t.fields.find((x) => x.key === f.key)
-    if (tracked !== undefined) widen(tracked, f.value)
-    else if (t.fields.length < MAX_FIELDS_PER_TOPIC) t.fields.push({ name: payload.toString('utf8', f.keyStart, f.keyEnd), key: f.key, min: f.value, max: f.value })
+  // plain loops: a closure per field per delivery (Array.find) cost more than the rest of pruneStep
+  const tracked = t.fields
+  for (let i = 0; i < found.length; i++) {
+    const f = found[i]!
+    let j = 0
+    while (j < tracked.length && tracked[j]!.key !== f.key) j++
+    if (j < tracked.length) {
+      const r = tracked[j]!
+      if (f.value < r.min) r.min = f.value
+      if (f.value > r.max) r.max = f.value
+    } else if (tracked.length < MAX_FIELDS_PER_TOPIC) {
+      tracked.push({ name: payload.toString('utf8', f.keyStart, f.keyEnd), key: f.key, min: f.value, max: f.value })
+    }
   }
 }
 

@@ -1,13 +1,15 @@
 /**
  * Ref-counted broker subscriptions: the first subscriber to a filter sends SUBSCRIBE, the last one to leave
- * sends UNSUBSCRIBE, and everyone in between shares it. Every subscriber gets its own copy of each matching
- * message from the session's one message stream. `restore()` re-sends every SUBSCRIBE after a reconnect.
+ * sends UNSUBSCRIBE, and everyone in between shares it. The table listens to the session's one message
+ * stream while it holds a filter and matches each message once per distinct filter, then hands it to that
+ * filter's subscribers (20 windows on 8 filters cost 8 matches, not 20). `restore()` re-sends every
+ * SUBSCRIBE after a reconnect.
  *
  *   messages$:        --a--b--c--d--
  *   subscribe(f) #1:  ^-----------!        SUBSCRIBE f at ^, …
  *   subscribe(f) #2:      ^-------------!  … UNSUBSCRIBE f when #2 leaves
  */
-import { concat, defer, EMPTY, ignoreElements, Observable, ReplaySubject, Subject, type Subscription } from 'rxjs'
+import { concat, defer, EMPTY, ignoreElements, Observable, ReplaySubject, Subject, type Subscriber, type Subscription } from 'rxjs'
 import type { AppError } from '../errors.js'
 import { topicMatches } from '../mqtt/topic.js'
 import type { Message, QoS } from './types.js'
@@ -52,6 +54,8 @@ interface Entry {
   qos: QoS
   granted: QoS | undefined
   refs: number
+  /** Replaced, never mutated: a delivery in progress keeps iterating the array it started with. */
+  subscribers: readonly Subscriber<Message>[]
   readonly failed: Subject<AppError>
   readonly done: Subject<void>
   readonly waiting: Set<(qos: QoS) => void>
@@ -67,6 +71,37 @@ export function createSubscriptionTable(messages$: Observable<Message>, broker: 
    * (SUBACK sent, retained messages delivered, live ones never): seen with two windows on a filter in a row.
    */
   const unsubscribing = new Map<string, ReplaySubject<never>>()
+  /** The entries that have subscribers, replaced on change like `Entry.subscribers`. */
+  let active: readonly Entry[] = []
+  let source: Subscription | undefined
+
+  const deliver = (m: Message): void => {
+    const list = active
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i]!
+      if (!topicMatches(e.filter, m.topic)) continue
+      const subs = e.subscribers
+      for (let k = 0; k < subs.length; k++) subs[k]!.next(m)
+    }
+  }
+  const fail = (x: unknown): void => {
+    source = undefined
+    for (const e of active) for (const sub of e.subscribers) sub.error(x)
+  }
+  const attach = (e: Entry, sub: Subscriber<Message>): void => {
+    if (e.subscribers.length === 0) active = [...active, e]
+    e.subscribers = [...e.subscribers, sub]
+    source ??= messages$.subscribe({ next: deliver, error: fail })
+  }
+  const detach = (e: Entry, sub: Subscriber<Message>): void => {
+    e.subscribers = e.subscribers.filter((x) => x !== sub)
+    if (e.subscribers.length === 0) active = active.filter((x) => x !== e)
+    if (active.length === 0 && source !== undefined) {
+      const s = source
+      source = undefined
+      s.unsubscribe()
+    }
+  }
 
   const send = (entry: Entry): void => {
     entry.pending?.unsubscribe()
@@ -90,18 +125,13 @@ export function createSubscriptionTable(messages$: Observable<Message>, broker: 
       let entry = entries.get(filter)
       const fresh = entry === undefined
       if (entry === undefined) {
-        entry = { filter, qos, granted: undefined, refs: 0, failed: new Subject(), done: new Subject(), waiting: new Set(), pending: undefined }
+        entry = { filter, qos, granted: undefined, refs: 0, subscribers: [], failed: new Subject(), done: new Subject(), waiting: new Set(), pending: undefined }
         entries.set(filter, entry)
       }
       const e = entry
       e.refs++
       // attach to messages before SUBSCRIBE goes out, so retained messages are never missed
-      const messages = messages$.subscribe({
-        next: (m) => {
-          if (topicMatches(filter, m.topic)) subscriber.next(m)
-        },
-        error: (x: unknown) => subscriber.error(x),
-      })
+      attach(e, subscriber)
       const failed = e.failed.subscribe((x) => subscriber.error(x))
       const done = e.done.subscribe(() => subscriber.complete())
       if (onGranted !== undefined) {
@@ -115,7 +145,7 @@ export function createSubscriptionTable(messages$: Observable<Message>, broker: 
         send(e)
       }
       return () => {
-        messages.unsubscribe()
+        detach(e, subscriber)
         failed.unsubscribe()
         done.unsubscribe()
         if (onGranted !== undefined) e.waiting.delete(onGranted)

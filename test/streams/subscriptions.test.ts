@@ -1,5 +1,5 @@
 import test from 'ava'
-import { type Observable } from 'rxjs'
+import { EMPTY, Subject, type Observable } from 'rxjs'
 import type { AppError } from '../../src/errors.js'
 import { subscribeRejected } from '../../src/errors.js'
 import { createSubscriptionTable, type BrokerSubscriber } from '../../src/streams/subscriptions.js'
@@ -36,10 +36,39 @@ test('subscribe sends one SUBSCRIBE for two subscribers and UNSUBSCRIBE after th
     const table = createSubscriptionTable(messages, broker)
     expectObservable(table.subscribe('a/+'), first).toBe('--a-----c', { a, c })
     expectObservable(table.subscribe('a/+'), second).toBe('--------c--a--', { a, c })
-    expectSubscriptions(messages.subscriptions).toBe(['^--------!', '----^---------!'])
+    // one listener on the session's stream for the whole table, from the first subscriber to the last
+    expectSubscriptions(messages.subscriptions).toBe(['^-------------!'])
     scheduler.flush()
     t.deepEqual(broker.calls, ['0 SUBSCRIBE a/+ 0', '14 UNSUBSCRIBE a/+'])
   })
+})
+
+test('several filters share one listener on the session stream; each subscriber gets what its filter matches', (t) => {
+  marbles(t, ({ hot, cold, expectObservable, expectSubscriptions }) => {
+    const messages = hot('  --a--b--c--a--c--|', { a, b, c })
+    const broker = recordingBroker(() => 0, () => cold('-(g|)', { g: 0 as QoS }))
+    const table = createSubscriptionTable(messages, broker)
+    expectObservable(table.subscribe('a/+'), '^-----------!').toBe('--a-----c--a', { a, c })
+    expectObservable(table.subscribe('b/#'), '^---------------!').toBe('-----b', { b })
+    expectObservable(table.subscribe('#'), '------^--!').toBe('--------c', { c })
+    expectObservable(table.subscribe('a/2'), '^-------------------').toBe('--------c-----c--', { c })
+    expectSubscriptions(messages.subscriptions).toBe(['^----------------!'])
+  })
+})
+
+test('a subscriber that joins during a delivery gets the next message, not that one', (t) => {
+  const source = new Subject<Message>()
+  const table = createSubscriptionTable(source, { subscribe: () => EMPTY, unsubscribe: () => EMPTY })
+  const late: Message[] = []
+  const early: Message[] = []
+  table.subscribe('a/+').subscribe((m) => {
+    early.push(m)
+    if (late.length === 0 && early.length === 1) table.subscribe('a/#').subscribe((x) => late.push(x))
+  })
+  source.next(a)
+  source.next(c)
+  t.deepEqual(early, [a, c])
+  t.deepEqual(late, [c])
 })
 
 test('subscribe reports the granted QoS to every subscriber', (t) => {
