@@ -49,9 +49,14 @@ export interface PruneResult {
   readonly dropped: number
   /** How many kept messages each rule contributed (a message kept by several rules counts for the first). */
   readonly byRule: { readonly error: number; readonly first_last: number; readonly sample: number }
+  /** The rule that kept each message of `kept` (same order), for callers that show fewer. */
+  readonly rules: readonly PruneRule[]
   /** One line per topic that lost messages, most dropped first, e.g. "sensors/temp: 480 of 500 dropped, values 20.1–23.4". */
   readonly summary: readonly string[]
 }
+
+/** Why a message was kept: it looks like an error, it is a topic's first or last, or it samples the rest. */
+export type PruneRule = 'error' | 'first_last' | 'sample'
 
 /** Sizes of what the state holds, for tests that prove it stays bounded. */
 export interface PruneStateSize {
@@ -658,9 +663,11 @@ export function pruneResult(state: PruneState): PruneResult {
   const s = state as State
   if (s.all !== undefined) return keepEverything(s, s.all)
   const keep = new Map<number, Message>()
+  const ruleOf = new Map<number, PruneRule>()
 
   for (const h of s.errorHead) keep.set(h.seq, h.m)
   for (const h of s.errorTail.values()) keep.set(h.seq, h.m)
+  for (const seq of keep.keys()) ruleOf.set(seq, 'error')
   const error = keep.size
 
   // Topics by message count, then first seen: a busy topic's first and last show how it moved, a one-off
@@ -671,6 +678,7 @@ export function pruneResult(state: PruneState): PruneResult {
   const keepHeld = (seq: number, m: Message | undefined): void => {
     if (m === undefined || keep.has(seq) || keep.size >= s.target) return
     keep.set(seq, m)
+    ruleOf.set(seq, 'first_last')
     firstLast++
   }
   for (const t of holders) {
@@ -689,6 +697,7 @@ export function pruneResult(state: PruneState): PruneResult {
   let sample = 0
   const take = (j: number): void => {
     keep.set(s.bucketSeq[j]!, s.bucketMsg[j]!)
+    ruleOf.set(s.bucketSeq[j]!, 'sample')
     sample++
   }
   if (strata.length <= room) strata.forEach(take)
@@ -705,7 +714,8 @@ export function pruneResult(state: PruneState): PruneResult {
     }
   }
 
-  const kept = [...keep.entries()].sort((a, b) => a[0] - b[0]).map((e) => e[1])
+  const order = [...keep.entries()].sort((a, b) => a[0] - b[0])
+  const kept = order.map((e) => e[1])
 
   const keptPerTopic = new Map<string, number>()
   let keptOther = 0
@@ -728,29 +738,34 @@ export function pruneResult(state: PruneState): PruneResult {
     keptCount: kept.length,
     dropped: s.seen - kept.length,
     byRule: { error, first_last: firstLast, sample },
+    rules: order.map((e) => ruleOf.get(e[0])!),
     summary,
   }
 }
 
 /** The result when no more than the target arrived: every message, each counted under the rule that would keep it. */
 function keepEverything(s: State, all: NonNullable<State['all']>): PruneResult {
-  let error = 0
-  let firstLast = 0
-  for (const h of all) {
-    if (h.error) error++
-    else {
-      const t = s.topics.get(h.m.topic)
-      if (t !== undefined && t.holder && (t.firstSeq === h.seq || t.lastSeq === h.seq)) firstLast++
-    }
-  }
+  const rules = all.map((h): PruneRule => {
+    if (h.error) return 'error'
+    const t = s.topics.get(h.m.topic)
+    return t !== undefined && t.holder && (t.firstSeq === h.seq || t.lastSeq === h.seq) ? 'first_last' : 'sample'
+  })
   return {
     kept: all.map((h) => h.m),
     seen: s.seen,
     keptCount: all.length,
     dropped: 0,
-    byRule: { error, first_last: firstLast, sample: all.length - error - firstLast },
+    byRule: countRules(rules),
+    rules,
     summary: [],
   }
+}
+
+/** How many of `rules` each rule is. */
+export function countRules(rules: readonly PruneRule[]): { error: number; first_last: number; sample: number } {
+  const n = { error: 0, first_last: 0, sample: 0 }
+  for (const r of rules) n[r]++
+  return n
 }
 
 /** How much the state holds right now (message references and index entries), to check it stays bounded. */

@@ -4,7 +4,7 @@ import * as t from 'io-ts'
 import { filter as keep } from 'rxjs'
 import * as err from '../errors.js'
 import { described, int, object, oneOf, optional, str } from '../mcp/codec.js'
-import { initialPrune, pruneResult, pruneStep, type PruneResult, type PruneState } from '../streams/prune.js'
+import { countRules, initialPrune, pruneResult, pruneStep, type PruneResult, type PruneRule, type PruneState } from '../streams/prune.js'
 import type { QoS } from '../streams/types.js'
 import { initialWindowStats, windowStatsStep, windowStatsView, type WindowStats } from '../streams/window-stats.js'
 import { nullableString, sessionIdField, withSession } from './common.js'
@@ -82,16 +82,16 @@ const stats = (body: object): { per_topic: object } => (body as { statistics: { 
 function fitToBudget(
   r: PruneResult,
   maxPayloadBytes: number,
-  build: (messages: MessageView[], topics: number) => object,
+  build: (messages: MessageView[], rules: readonly PruneRule[], topics: number) => object,
   budget: number,
 ): { body: object; truncated: boolean } {
   let cap = maxPayloadBytes
-  let kept = [...r.kept]
+  let kept = r.kept.map((m, i) => ({ m, rule: r.rules[i]! }))
   let topics = Number.MAX_SAFE_INTEGER
   let truncated = false
   for (;;) {
-    const views = kept.map((m) => messageView(m, cap))
-    const body = build(views, topics)
+    const views = kept.map((k) => messageView(k.m, cap))
+    const body = build(views, kept.map((k) => k.rule), topics)
     const size = JSON.stringify(body).length
     if (size <= budget) return { body, truncated }
     truncated = true
@@ -159,10 +159,11 @@ export const subscribeAndCollect = defineTool({
         interruptions: gapsBetween(session, w.startedAt, w.endedAt),
         pruning: { seen: pruned.seen, kept: pruned.keptCount, dropped: pruned.dropped, by_rule: pruned.byRule, summary: [...pruned.summary] },
       }
-      const build = (messages: MessageView[], topics: number) => ({
+      // kept, dropped and by_rule count what is shown: the budget may cut messages pruning kept
+      const build = (messages: MessageView[], rules: readonly PruneRule[], topics: number) => ({
         ...base,
         statistics: { ...statistics, per_topic: firstTopics(statistics.per_topic, topics) },
-        pruning: { ...base.pruning, summary: firstLines(pruned.summary, topics) },
+        pruning: { ...base.pruning, kept: messages.length, dropped: pruned.seen - messages.length, by_rule: countRules(rules), summary: firstLines(pruned.summary, topics) },
         messages,
         truncated: false,
       })

@@ -498,6 +498,10 @@ test('the result stays within the output budget and says truncated', async (t) =
   t.true(b.truncated)
   t.true(b.messages.length > 0 && b.messages.length < 100)
   t.true(JSON.stringify(b).length <= budget, `${JSON.stringify(b).length} chars`)
+  // pruning counts what the result shows, after the budget cut
+  t.is(b.pruning.kept, b.messages.length)
+  t.is(b.pruning.dropped, 100 - b.messages.length)
+  t.is(b.pruning.by_rule.error + b.pruning.by_rule.first_last + b.pruning.by_rule.sample, b.messages.length)
 
   // many topics: the per-topic statistics and the pruning summary must shrink too
   const wide = client.callTool({ name: 'mqtt_subscribe_and_collect', arguments: { session_id, topic: 'wd/#', duration_seconds: 20, max_messages: 400, target_count: 20 } })

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util'
 import test from 'ava'
 import fc from 'fast-check'
 import {
+  countRules,
   initialPrune,
   looksLikeError,
   pruneResult,
@@ -193,7 +194,7 @@ test('pruneResult gives the same summary when windows interleave on shared messa
 
 test('pruneResult keeps nothing of an empty window', (t) => {
   const r = prune([], { targetCount: 10 })
-  t.deepEqual(r, { kept: [], seen: 0, keptCount: 0, dropped: 0, byRule: { error: 0, first_last: 0, sample: 0 }, summary: [] })
+  t.deepEqual(r, { kept: [], seen: 0, keptCount: 0, dropped: 0, byRule: { error: 0, first_last: 0, sample: 0 }, rules: [], summary: [] })
 })
 
 test('pruneResult sums topics beyond maxTopics as other topics', (t) => {
@@ -271,6 +272,16 @@ test('pruneResult never keeps more than the target, and kept plus dropped is wha
     runs,
   )
   t.pass()
+})
+
+test('pruneResult names the rule of every kept message, and the rules add up to byRule', (t) => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.constantFrom('a', 'b', 'c/error', 'd'), fc.constantFrom('1', '2', 'fault', '{"x":1}')), { maxLength: 200 }), fc.integer({ min: 1, max: 30 }), (pairs, target) => {
+      const r = prune(pairs.map(([topic, p], i) => msg(topic, p, i)), { targetCount: target })
+      t.is(r.rules.length, r.kept.length)
+      t.deepEqual(countRules(r.rules), r.byRule)
+    }),
+  )
 })
 
 test('pruneResult keeps every error while there are at most half the target of them', (t) => {
