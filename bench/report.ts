@@ -82,7 +82,7 @@ function verdict(f: Figure): string {
   return f.met ? 'ok' : 'MISS'
 }
 
-/** The table: one line per figure, grouped by scenario; plus the scenarios not measured yet. */
+/** The table: one line per figure, grouped by scenario. */
 export function renderTable(results: readonly ScenarioResult[]): string {
   const rows: string[][] = [['scenario', 'figure', 'value', 'ratio', 'target', '']]
   for (const r of results) {
@@ -92,8 +92,6 @@ export function renderTable(results: readonly ScenarioResult[]): string {
     }
     r.figures.forEach((f, i) => rows.push([i === 0 ? r.name : '', f.label, formatValue(f), formatRatio(f), f.target ?? '', verdict(f)]))
   }
-  // TODO(feed): the status server's WebSocket feed is not built yet; measure it here when it is.
-  rows.push(['feed', 'not measured yet (status server)', '', '', '', 'TODO'])
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)))
   const line = (row: string[]): string => row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()
   const rule = widths.map((w) => '-'.repeat(w)).join('  ')
@@ -129,6 +127,5 @@ export function writeResults(
   body: { machine: Machine; options: Record<string, unknown>; startedAt: string; seconds: number; ceilings: Record<string, unknown>; scenarios: readonly ScenarioResult[] },
 ): void {
   mkdirSync(dirname(file), { recursive: true })
-  const todo = [{ name: 'feed', what: "the status server's WebSocket clients", status: 'not measured yet (status server)' }]
-  writeFileSync(file, JSON.stringify({ ...body, notMeasuredYet: todo }, null, 2) + '\n')
+  writeFileSync(file, JSON.stringify(body, null, 2) + '\n')
 }

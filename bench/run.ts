@@ -20,6 +20,7 @@ import { collectLong } from './scenarios/collect-long.js'
 import { collect } from './scenarios/collect.js'
 import { cpuNormal } from './scenarios/cpu-normal.js'
 import { discover } from './scenarios/discover.js'
+import { feed } from './scenarios/feed.js'
 import { memory } from './scenarios/memory.js'
 import { payloadMix } from './scenarios/payload-mix.js'
 import { rpc } from './scenarios/rpc.js'
@@ -28,7 +29,7 @@ import { windows } from './scenarios/windows.js'
 import { BenchServer, REPO_ROOT, SERVER_ENTRY } from './server.js'
 
 /** In the order they run and are reported. */
-const SCENARIOS: readonly Scenario[] = [ceiling, collect, collectLong, payloadMix, discover, windows, rpc, startup, memory, cpuNormal]
+const SCENARIOS: readonly Scenario[] = [ceiling, collect, collectLong, payloadMix, discover, windows, feed, rpc, startup, memory, cpuNormal]
 
 const USAGE = `usage: npm run bench -- [--quick] [--only <scenario>[,<scenario>…]] [--profile] [--broker mosquitto|aedes] [--verbose]
   --quick     small sizes (CI): the whole run within 60 s

@@ -14,6 +14,8 @@ export interface Sizes {
   readonly mixRate: number
   readonly discoverTopics: readonly number[]
   readonly windowsMessages: number
+  /** Seconds of traffic per feed window, at 10,000 msg/s (or the QoS 0 ceiling when lower). */
+  readonly feedSeconds: number
   readonly rpcProbes: number
   readonly rpcLoadSeconds: number
   readonly startupRuns: number
@@ -32,6 +34,7 @@ export const SIZES: { readonly quick: Sizes; readonly full: Sizes } = {
     mixRate: 5_000,
     discoverTopics: [10_000],
     windowsMessages: 10_000,
+    feedSeconds: 1.5,
     rpcProbes: 15,
     rpcLoadSeconds: 1,
     startupRuns: 5,
@@ -48,6 +51,7 @@ export const SIZES: { readonly quick: Sizes; readonly full: Sizes } = {
     mixRate: 5_000,
     discoverTopics: [10_000, 100_000],
     windowsMessages: 200_000,
+    feedSeconds: 20,
     rpcProbes: 100,
     rpcLoadSeconds: 5,
     startupRuns: 10,

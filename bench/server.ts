@@ -4,7 +4,7 @@
  * `--cpu-prof` and leaves a .cpuprofile there when it exits.
  */
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
@@ -75,6 +75,37 @@ export function procRssBytes(pid: number): number {
   const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]
   if (kb === undefined) throw new Error(`no VmRSS for pid ${pid}`)
   return Number(kb) * 1024
+}
+
+/**
+ * TCP ports `pid` listens on, from its socket descriptors and /proc/<pid>/net/tcp{,6}: how the bench finds the
+ * status server, which listens on a free port (MQTT_MCP_HTTP_PORT=0) and says where only at log level info.
+ */
+export function procListeningPorts(pid: number): number[] {
+  const inodes = new Set<string>()
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1]
+      if (inode !== undefined) inodes.add(inode)
+    } catch {
+      // closed between the listing and the read
+    }
+  }
+  const ports: number[] = []
+  for (const table of ['tcp', 'tcp6']) {
+    let text: string
+    try {
+      text = readFileSync(`/proc/${pid}/net/${table}`, 'utf8')
+    } catch {
+      continue // no IPv6 here
+    }
+    for (const line of text.split('\n').slice(1)) {
+      // sl local_address rem_address st … inode (proc(5)): st 0A is LISTEN, the port is the hex after ':'
+      const f = line.trim().split(/\s+/)
+      if (f[3] === '0A' && f[9] !== undefined && inodes.has(f[9])) ports.push(parseInt(f[1]!.split(':')[1]!, 16))
+    }
+  }
+  return ports
 }
 
 export const MB = 1024 * 1024
@@ -213,6 +244,26 @@ export class BenchServer {
   async openSession(url: string, name = 'bench'): Promise<string> {
     const r = await this.ok<{ session_id: string }>('mqtt_establish_connection', { connection_string: url, name })
     return r.structured.session_id
+  }
+
+  /**
+   * The status server's base URL (`http://127.0.0.1:<port>/`), once it listens and answers /health. It starts
+   * after `initialize`, so this waits up to `timeoutMs`.
+   */
+  async statusUrl(timeoutMs = 10_000): Promise<string> {
+    const deadline = performance.now() + timeoutMs
+    for (;;) {
+      for (const port of procListeningPorts(this.pid)) {
+        const url = `http://127.0.0.1:${port}/`
+        const health = await fetch(`${url}health`).then(
+          (r) => (r.ok ? (r.json() as Promise<{ status?: string }>) : undefined),
+          () => undefined,
+        )
+        if (health?.status === 'ok') return url
+      }
+      if (performance.now() > deadline) throw new Error(`the status server is not listening after ${timeoutMs} ms (MQTT_MCP_HTTP=false?)\n${this.stderrTail().trim()}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
   }
 
   cpuMs(): number {

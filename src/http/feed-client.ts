@@ -1,18 +1,14 @@
 /**
- * One live feed connection: sends the hello frame, forwards the shared frames, and coalesces messages into
- * at most one `messages` frame per flush period (10 Hz), keeping the latest message per topic and at most
- * `maxTopicsPerFlush` topics, so its cost is bounded however fast the brokers are. A client whose socket
- * buffer grows past `maxBufferedBytes` (a stalled tab, a slow link) is closed with 1013 and counted.
- *
- *   messages  ─a─a─b─a─c─a────a─b─│
- *   flush     ─────────┬─────────┬─   every flushMs
- *   frames    ─────────{a,b,c}───{a,b}
+ * One live feed connection: sends the hello frame, forwards the shared frames, and the `messages` frames of the
+ * channel of its filter: at most one per flush period (10 Hz), the latest message per topic and at most
+ * `maxTopicsPerFlush` topics, coalesced and serialized once for every client on that filter, so its cost is
+ * bounded however fast the brokers are and however many clients watch. A client whose socket buffer grows past
+ * `maxBufferedBytes` (a stalled tab, a slow link) is closed with 1013 and counted.
  */
 import * as E from 'fp-ts/lib/Either.js'
-import { interval, Subscription, type SchedulerLike } from 'rxjs'
-import { topicMatches, validateTopicFilter } from '../mqtt/topic.js'
-import type { Message } from '../streams/types.js'
-import type { FeedHub } from './feed-hub.js'
+import { Subscription, type SchedulerLike } from 'rxjs'
+import { validateTopicFilter } from '../mqtt/topic.js'
+import type { FeedChannels, FeedHub, FlushLimits } from './feed-hub.js'
 import { parseClientFrame, type ServerFrame } from './frames.js'
 
 /** The part of a ws WebSocket a feed client uses. */
@@ -24,12 +20,8 @@ export interface FeedSocket {
   terminate(): void
 }
 
-/** How a client is bounded. */
-export interface FeedLimits {
-  /** Period of the `messages` frames, in ms (100: at most 10 a second). */
-  readonly flushMs: number
-  /** Topics in one `messages` frame at most; further new topics wait for a later flush (dropped meanwhile). */
-  readonly maxTopicsPerFlush: number
+/** How a client is bounded (the flush limits apply to the channel it shares). */
+export interface FeedLimits extends FlushLimits {
   /** Bytes waiting in the socket's buffer past which the client is closed. */
   readonly maxBufferedBytes: number
   /** Time a closed slow client gets to read its close frame before the socket is destroyed, in ms. */
@@ -50,18 +42,24 @@ export interface FeedClient {
   readonly end: () => void
 }
 
-/** Starts a client on `socket`: the hello frame goes out at once. */
-export function openFeedClient(socket: FeedSocket, hub: FeedHub, scheduler: SchedulerLike, limits: FeedLimits): FeedClient {
+/** Starts a client on `socket` in the channel of `#`: the hello frame goes out at once. */
+export function openFeedClient(
+  socket: FeedSocket,
+  hub: Pick<FeedHub, 'hello' | 'broadcast$' | 'addClient' | 'noteDropped'>,
+  channels: FeedChannels,
+  scheduler: SchedulerLike,
+  limits: Pick<FeedLimits, 'maxBufferedBytes' | 'dropGraceMs'>,
+): FeedClient {
   let filter = '#'
   let ended = false
-  const pending = new Map<string, readonly [string, Message]>()
+  let leave: () => void = () => undefined
   const subs = new Subscription()
 
   const end = (): void => {
     if (ended) return
     ended = true
     subs.unsubscribe()
-    pending.clear()
+    leave()
   }
 
   const drop = (): void => {
@@ -80,21 +78,6 @@ export function openFeedClient(socket: FeedSocket, hub: FeedHub, scheduler: Sche
   }
   const send = (frame: ServerFrame): void => sendText(JSON.stringify(frame))
 
-  const flush = (): void => {
-    if (pending.size === 0) return
-    const samples = [...pending.values()].map(([sessionId, m]) => hub.sample(sessionId, m))
-    pending.clear()
-    send({ type: 'messages', samples })
-  }
-
-  const onMessage = (sessionId: string, m: Message): void => {
-    if (!topicMatches(filter, m.topic)) return
-    // U+0000 cannot occur in a topic, so the key is unambiguous
-    const key = `${sessionId}\u0000${m.topic}`
-    if (pending.size >= limits.maxTopicsPerFlush && !pending.has(key)) return
-    pending.set(key, [sessionId, m])
-  }
-
   const receive = (text: string | undefined): void => {
     if (ended) return
     if (text === undefined) return send({ type: 'error', message: 'send text frames (JSON)' })
@@ -102,14 +85,18 @@ export function openFeedClient(socket: FeedSocket, hub: FeedHub, scheduler: Sche
     if (E.isLeft(parsed)) return send({ type: 'error', message: parsed.left })
     const valid = validateTopicFilter(parsed.right.filter)
     if (E.isLeft(valid)) return send({ type: 'error', message: `invalid filter: ${valid.left}` })
+    const previous = filter
     filter = valid.right
-    for (const [key, [, m]] of pending) if (!topicMatches(filter, m.topic)) pending.delete(key)
+    // joined before leaving: a new channel starts with what the old one holds that the filter matches
+    const leavePrevious = leave
+    leave = channels.join(filter, sendText, previous)
+    leavePrevious()
     send({ type: 'filter', filter })
   }
 
   send(hub.hello(filter))
+  subs.add(hub.addClient())
   subs.add(hub.broadcast$.subscribe(sendText))
-  subs.add(hub.listen(onMessage))
-  subs.add(interval(limits.flushMs, scheduler).subscribe(flush))
+  leave = channels.join(filter, sendText)
   return { receive, end }
 }

@@ -9,10 +9,16 @@
  *   toolCalls.changes$ ├─ map(frame) ─ JSON ─ share ─▶ broadcast$   (every client)
  *   meter.ticks$ ─────┘
  *   session.subscribe('#') × open sessions ──▶ listeners (sessionId, message)   (while any client listens)
+ *
+ * Messages reach clients through channels (createFeedChannels), one per filter in use: clients on the same
+ * filter share its coalescing and its serialized `messages` frame, so a message costs the same however many
+ * clients watch it. (Coalescing per client, the bench's feed scenario measured about 3 µs more server CPU per
+ * message for every further client at 10,000 msg/s, and the heap's peaks grew with the number of clients.)
  */
-import { map, merge, share, type Observable, type Subscription } from 'rxjs'
+import { interval, map, merge, share, type Observable, type SchedulerLike, type Subscription } from 'rxjs'
 import type { ToolCallLog } from '../activity.js'
 import type { Logger } from '../log.js'
+import { topicMatches } from '../mqtt/topic.js'
 import type { SessionRegistry } from '../sessions/registry.js'
 import type { Session } from '../sessions/session.js'
 import type { Message } from '../streams/types.js'
@@ -35,8 +41,10 @@ export interface FeedHub {
   readonly hello: (filter: string) => ServerFrame
   /** session, tool_call and stats frames, serialized once for all clients. */
   readonly broadcast$: Observable<string>
-  /** Adds a listener (a client); returns its removal. The first one starts the `#` subscriptions, the last one ends them. */
+  /** Adds a listener (the feed's channels); returns its removal. The first one starts the `#` subscriptions, the last one ends them. */
   readonly listen: (l: MessageListener) => () => void
+  /** Counts one connected client; returns its removal (idempotent). */
+  readonly addClient: () => () => void
   /** The sample of a message, built once however many clients show it. */
   readonly sample: (sessionId: string, m: Message) => MessageSample
   /** Counts one client closed for falling behind. */
@@ -57,6 +65,7 @@ export function createFeedHub(deps: FeedHubDeps): FeedHub {
   const samples = new WeakMap<Message, MessageSample>()
   let lifecycle: Subscription | undefined
   let dropped = 0
+  let clients = 0
 
   const info = (s: Session) => s.info(registry.ttlMs)
 
@@ -120,6 +129,14 @@ export function createFeedHub(deps: FeedHubDeps): FeedHub {
         if (listeners.size === 0) stop()
       }
     },
+    addClient: () => {
+      clients++
+      let counted = true
+      return () => {
+        if (counted) clients--
+        counted = false
+      }
+    },
     sample: (sessionId, m) => {
       let s = samples.get(m)
       if (s === undefined) {
@@ -131,10 +148,116 @@ export function createFeedHub(deps: FeedHubDeps): FeedHub {
     noteDropped: () => {
       dropped++
     },
-    counts: () => ({ clients: listeners.size, dropped_clients: dropped }),
+    counts: () => ({ clients, dropped_clients: dropped }),
     close: () => {
       listeners.clear()
       stop()
+    },
+  }
+}
+
+// -------------------------------------------------------------------------------------
+// channels
+// -------------------------------------------------------------------------------------
+
+/** How a channel coalesces. */
+export interface FlushLimits {
+  /** Period of the `messages` frames, in ms (100: at most 10 a second). */
+  readonly flushMs: number
+  /** Topics in one `messages` frame at most; further new topics wait for a later flush (dropped meanwhile). */
+  readonly maxTopicsPerFlush: number
+}
+
+/** Coalesced `messages` frames, one channel per filter, shared by every client on that filter. */
+export interface FeedChannels {
+  /**
+   * Joins the channel of `filter` (opened by its first member): `receive` gets the channel's serialized
+   * `messages` frame every flush period that had messages. A channel opened for a client leaving `carryFrom`
+   * starts with what that channel holds and `filter` matches. Returns the leave function.
+   */
+  readonly join: (filter: string, receive: (frame: string) => void, carryFrom?: string) => () => void
+  /** Channels open now (one per filter in use). */
+  readonly size: () => number
+  /** Closes every channel (server closing). */
+  readonly close: () => void
+}
+
+interface Channel {
+  readonly filter: string
+  /** The latest message per session and topic since the last flush; the key is `${sessionId}\u0000${topic}`. */
+  readonly pending: Map<string, readonly [string, Message]>
+  readonly members: Set<(frame: string) => void>
+  readonly timer: Subscription
+}
+
+/**
+ * Channels over the hub's messages: each keeps the latest message per topic (at most `maxTopicsPerFlush`
+ * topics) and, every `flushMs`, serializes one frame for all its members. The hub is listened to while any
+ * channel is open.
+ *
+ *   messages  ─a─a─b─a─c─a────a─b─│
+ *   flush     ─────────┬─────────┬─   every flushMs
+ *   frames    ─────────{a,b,c}───{a,b}   (one string, sent to every member)
+ */
+export function createFeedChannels(hub: Pick<FeedHub, 'listen' | 'sample'>, scheduler: SchedulerLike, limits: FlushLimits): FeedChannels {
+  const channels = new Map<string, Channel>()
+  let unlisten: (() => void) | undefined
+
+  const offer = (sessionId: string, m: Message): void => {
+    let key: string | undefined
+    for (const c of channels.values()) {
+      if (!topicMatches(c.filter, m.topic)) continue
+      // U+0000 cannot occur in a topic, so the key is unambiguous
+      key ??= `${sessionId}\u0000${m.topic}`
+      if (c.pending.size >= limits.maxTopicsPerFlush && !c.pending.has(key)) continue
+      c.pending.set(key, [sessionId, m])
+    }
+  }
+
+  const flush = (c: Channel): void => {
+    if (c.pending.size === 0) return
+    const samples = [...c.pending.values()].map(([sessionId, m]) => hub.sample(sessionId, m))
+    c.pending.clear()
+    const frame: ServerFrame = { type: 'messages', samples }
+    const text = JSON.stringify(frame)
+    // a member that falls behind leaves while it is sent to
+    for (const receive of [...c.members]) receive(text)
+  }
+
+  const remove = (c: Channel): void => {
+    c.timer.unsubscribe()
+    c.pending.clear()
+    channels.delete(c.filter)
+    if (channels.size === 0) {
+      unlisten?.()
+      unlisten = undefined
+    }
+  }
+
+  const open = (filter: string, carryFrom: string | undefined): Channel => {
+    const pending = new Map<string, readonly [string, Message]>()
+    const from = carryFrom === undefined ? undefined : channels.get(carryFrom)
+    for (const [key, entry] of from?.pending ?? []) if (topicMatches(filter, entry[1].topic)) pending.set(key, entry)
+    const c: Channel = { filter, pending, members: new Set(), timer: interval(limits.flushMs, scheduler).subscribe(() => flush(c)) }
+    channels.set(filter, c)
+    unlisten ??= hub.listen(offer)
+    return c
+  }
+
+  return {
+    join: (filter, receive, carryFrom) => {
+      const c = channels.get(filter) ?? open(filter, carryFrom)
+      // a member of its own, so a client may join the channel it is about to leave
+      const member = (text: string): void => receive(text)
+      c.members.add(member)
+      return () => {
+        if (!c.members.delete(member)) return
+        if (c.members.size === 0 && channels.get(c.filter) === c) remove(c)
+      }
+    },
+    size: () => channels.size,
+    close: () => {
+      for (const c of [...channels.values()]) remove(c)
     },
   }
 }

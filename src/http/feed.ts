@@ -2,7 +2,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { SchedulerLike } from 'rxjs'
 import { openFeedClient, type FeedLimits } from './feed-client.js'
-import type { FeedHub } from './feed-hub.js'
+import { createFeedChannels, type FeedHub } from './feed-hub.js'
 
 export interface FeedOptions {
   readonly hub: FeedHub
@@ -29,12 +29,16 @@ const WS_DOCS = {
 
 /** GET /ws (WebSocket only; `?token=` accepted): the live feed. */
 export const feedRoutes: FastifyPluginAsync<FeedOptions> = async (app, o) => {
+  const channels = createFeedChannels(o.hub, o.scheduler, o.limits)
   app.get('/ws', { websocket: true, config: { access: 'page' }, schema: { ...WS_DOCS } }, (socket) => {
     // handlers attached synchronously, before anything else can run: no early frame is lost
-    const client = openFeedClient(socket, o.hub, o.scheduler, o.limits)
+    const client = openFeedClient(socket, o.hub, channels, o.scheduler, o.limits)
     socket.on('message', (data, isBinary) => client.receive(isBinary ? undefined : textOf(data)))
     socket.on('close', () => client.end())
   })
   // the hub opened the broker subscriptions; this group closes them
-  app.addHook('onClose', async () => o.hub.close())
+  app.addHook('onClose', async () => {
+    channels.close()
+    o.hub.close()
+  })
 }

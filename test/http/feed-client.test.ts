@@ -1,21 +1,25 @@
-/** One feed client in virtual time against a fake socket and hub: coalescing, bounds, filter, the slow-client rule. */
+/**
+ * Feed clients in virtual time against fake sockets and a fake hub, through the real channels: coalescing,
+ * bounds, filter, sharing between clients, the slow-client rule.
+ */
 import test from 'ava'
 import { Subject, VirtualAction, VirtualTimeScheduler } from 'rxjs'
 import { CLOSE_TOO_SLOW, openFeedClient, type FeedLimits, type FeedSocket } from '../../src/http/feed-client.js'
-import type { FeedHub, MessageListener } from '../../src/http/feed-hub.js'
+import { createFeedChannels, type FeedHub, type MessageListener } from '../../src/http/feed-hub.js'
 import { toSample, type MessageSample } from '../../src/http/frames.js'
+import type { Message } from '../../src/streams/types.js'
 
 const limits: FeedLimits = { flushMs: 100, maxTopicsPerFlush: 3, maxBufferedBytes: 1000, dropGraceMs: 500 }
 
 class FakeSocket implements FeedSocket {
   readyState = 1
   bufferedAmount = 0
-  readonly sent: Array<{ at: number; frame: { type: string } & Record<string, unknown> }> = []
+  readonly sent: Array<{ at: number; frame: { type: string } & Record<string, unknown>; text: string }> = []
   closedWith: [number | undefined, string | undefined] | undefined
   terminatedAt: number | undefined
   constructor(private readonly clock: () => number) {}
   send(data: string): void {
-    this.sent.push({ at: this.clock(), frame: JSON.parse(data) as { type: string } })
+    this.sent.push({ at: this.clock(), frame: JSON.parse(data) as { type: string }, text: data })
   }
   close(code?: number, reason?: string): void {
     this.closedWith = [code, reason]
@@ -25,7 +29,7 @@ class FakeSocket implements FeedSocket {
     this.terminatedAt = this.clock()
     this.readyState = 3
   }
-  frames(type: string): Array<{ at: number; frame: Record<string, unknown> }> {
+  frames(type: string): Array<{ at: number; frame: Record<string, unknown>; text: string }> {
     return this.sent.filter((s) => s.frame.type === type)
   }
 }
@@ -36,6 +40,8 @@ function setup(frames = 2000) {
   const broadcast = new Subject<string>()
   const listeners = new Set<MessageListener>()
   let dropped = 0
+  let clients = 0
+  const sampled: Message[] = []
   const hub: FeedHub = {
     hello: (filter) => ({ type: 'hello', version: 'test', sessions: [], calls: [], filter }),
     broadcast$: broadcast,
@@ -43,19 +49,28 @@ function setup(frames = 2000) {
       listeners.add(l)
       return () => listeners.delete(l)
     },
-    sample: (sessionId, m) => toSample(sessionId, m),
+    addClient: () => {
+      clients++
+      return () => clients--
+    },
+    sample: (sessionId, m) => {
+      sampled.push(m)
+      return toSample(sessionId, m)
+    },
     noteDropped: () => dropped++,
-    counts: () => ({ clients: listeners.size, dropped_clients: dropped }),
+    counts: () => ({ clients, dropped_clients: dropped }),
     close: () => undefined,
   }
-  const client = openFeedClient(socket, hub, scheduler, limits)
+  const channels = createFeedChannels(hub, scheduler, limits)
+  const open = (s: FakeSocket = new FakeSocket(() => scheduler.now())) => ({ socket: s, client: openFeedClient(s, hub, channels, scheduler, limits) })
+  const { client } = open(socket)
   const publish = (at: number, topic: string, payload: string, session = 's1'): void => {
     scheduler.schedule(() => {
       for (const l of listeners) l(session, { topic, payload: Buffer.from(payload), qos: 0, retain: false, receivedAt: scheduler.now() })
     }, at)
   }
   const at = (time: number, work: () => void): void => void scheduler.schedule(work, time)
-  return { scheduler, socket, broadcast, listeners, client, publish, at, dropped: () => dropped }
+  return { scheduler, socket, broadcast, listeners, client, publish, at, open, channels, sampled, clients: () => clients, dropped: () => dropped }
 }
 
 const samplesOf = (f: Record<string, unknown>): MessageSample[] => f['samples'] as MessageSample[]
@@ -106,6 +121,37 @@ test('openFeedClient › applies a valid filter, confirms it and forgets waiting
   t.deepEqual(socket.frames('messages').flatMap((f) => samplesOf(f.frame).map((s) => s.topic)), ['zigbee2mqtt/lamp', 'zigbee2mqtt/bulb'])
 })
 
+test("openFeedClient › a new filter's channel starts with what the old one held and it matches; going back shares the first channel again", (t) => {
+  const { scheduler, socket, publish, client, at, open, channels } = setup(400)
+  const other = open()
+  publish(10, 'zigbee2mqtt/lamp', 'on')
+  publish(10, 'tasmota/plug', 'off')
+  at(20, () => client.receive(JSON.stringify({ type: 'filter', filter: 'zigbee2mqtt/#' })))
+  at(30, () => t.is(channels.size(), 2))
+  at(250, () => client.receive(JSON.stringify({ type: 'filter', filter: '#' })))
+  publish(260, 'tasmota/plug', 'on')
+  scheduler.flush()
+  t.is(channels.size(), 1, 'the zigbee2mqtt/# channel closed with its last client')
+  const topics = (s: FakeSocket) => s.frames('messages').flatMap((f) => samplesOf(f.frame).map((x) => x.topic))
+  t.deepEqual(topics(socket), ['zigbee2mqtt/lamp', 'tasmota/plug'])
+  t.deepEqual(topics(other.socket), ['zigbee2mqtt/lamp', 'tasmota/plug', 'tasmota/plug'])
+})
+
+test('openFeedClient › clients on one filter share its channel: the hub has one listener, each topic is sampled once a flush and every client gets the same frame', (t) => {
+  const { scheduler, socket, publish, open, listeners, sampled, clients } = setup(250)
+  const others = [open(), open(), open(), open()]
+  for (const topic of ['t/1', 't/2', 't/3']) publish(10, topic, 'v')
+  publish(20, 't/1', 'newer')
+  publish(150, 't/2', 'later')
+  scheduler.flush()
+  t.is(clients(), 5)
+  t.is(listeners.size, 1, 'one listener for five clients: each message is handled once')
+  t.deepEqual(sampled.map((m) => m.topic), ['t/1', 't/2', 't/3', 't/2'], 'each waiting message sampled once, not once per client')
+  const texts = socket.frames('messages').map((f) => f.text)
+  t.is(texts.length, 2)
+  for (const o of others) t.deepEqual(o.socket.frames('messages').map((f) => f.text), texts)
+})
+
 test('openFeedClient › answers an invalid filter or frame with an error frame and keeps its filter', (t) => {
   const { socket, client } = setup()
   for (const text of [JSON.stringify({ type: 'filter', filter: 'a/#/b' }), JSON.stringify({ type: 'filter', filter: 'a+' }), 'not json', '[1]', JSON.stringify({ type: 'other' }), JSON.stringify({ type: 'filter' })]) {
@@ -140,13 +186,28 @@ test('openFeedClient › closes a client whose socket buffer passes the bound wi
 })
 
 test('openFeedClient › stops everything when the socket closes', (t) => {
-  const { scheduler, socket, publish, at, client, listeners, broadcast } = setup(500)
+  const { scheduler, socket, publish, at, client, listeners, broadcast, clients, channels } = setup(500)
   at(50, () => client.end())
   publish(60, 'a', '1')
   scheduler.flush()
   broadcast.next('{"type":"stats"}')
   t.is(listeners.size, 0)
+  t.is(channels.size(), 0)
+  t.is(clients(), 0)
   t.deepEqual(socket.sent.map((s) => s.frame.type), ['hello'])
+})
+
+test('openFeedClient › a slow client leaves its channel; the others on it keep their frames', (t) => {
+  const { scheduler, socket, publish, at, open, dropped } = setup(400)
+  const other = open()
+  publish(10, 'a', '1')
+  at(150, () => (socket.bufferedAmount = 5000))
+  publish(160, 'a', '2')
+  publish(260, 'a', '3')
+  scheduler.flush()
+  t.is(dropped(), 1)
+  t.is(socket.frames('messages').length, 1)
+  t.deepEqual(other.socket.frames('messages').map((f) => samplesOf(f.frame)[0]?.payload), ['1', '2', '3'])
 })
 
 // samples
