@@ -91,8 +91,29 @@ function cutUtf8(buf: Buffer, maxBytes: number): string {
   return buf.subarray(0, end).toString('utf8')
 }
 
-/** Decodes a payload for the model, showing at most `maxBytes` bytes of it. */
-export function showPayload(buf: Buffer, maxBytes: number): ShownPayload {
+/**
+ * The first `maxBytes` bytes of `buf` as a copy (cut before a character when `utf8`), or `buf` itself when it is
+ * no longer. A copy, because a view would keep the whole payload's memory alive.
+ */
+export function payloadHead(buf: Buffer, maxBytes: number, utf8: boolean): Buffer {
+  if (buf.length <= maxBytes) return buf
+  let end = maxBytes
+  if (utf8) while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--
+  return Buffer.from(buf.subarray(0, end))
+}
+
+/**
+ * Decodes a payload for the model, showing at most `maxBytes` bytes of it. `cut` says `buf` is the head of a
+ * longer payload (see `Message.cut`): it is then shown exactly as the whole payload would be.
+ */
+export function showPayload(buf: Buffer, maxBytes: number, cut?: { readonly sizeBytes: number; readonly utf8: boolean }): ShownPayload {
+  if (cut !== undefined && cut.sizeBytes > buf.length) {
+    // a cut JSON document is not JSON any more: the whole one would be shown as text as well
+    const n = Math.min(maxBytes, buf.length)
+    if (!cut.utf8) return { payload: buf.subarray(0, n).toString('base64'), encoding: 'base64', kind: 'binary', size_bytes: cut.sizeBytes, truncated: true }
+    const first = buf[0]
+    return { payload: cutUtf8(buf, n), encoding: 'text', kind: first === 0x7b || first === 0x5b ? 'json' : 'text', size_bytes: cut.sizeBytes, truncated: true }
+  }
   const size = buf.length
   if (size === 0) return { payload: '', encoding: 'text', kind: 'empty', size_bytes: 0, truncated: false }
   const text = utf8OrUndefined(buf)

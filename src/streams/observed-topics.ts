@@ -1,7 +1,9 @@
 /**
  * What a session has seen, per topic: the last message and counts, kept cheaply on every message (one map
- * write) and rendered into a topic tree only when someone asks (status page, resources). Bounded by maxTopics.
+ * write) and rendered into a topic tree only when someone asks (status page, resources). Bounded by maxTopics,
+ * and by OBSERVED_PAYLOAD_BYTES a topic: a long payload is kept as its head (see keep-head.ts).
  */
+import { keepHead } from './keep-head.js'
 import { indexStep, initialTopicIndex, renderTree, type TopicTreeResult } from './topic-tree.js'
 import type { Message } from './types.js'
 
@@ -18,6 +20,9 @@ export interface ObservedTopics {
   dropped: number
 }
 
+/** Bytes of the last payload kept per topic: what a topic resource shows (1 KiB). */
+export const OBSERVED_PAYLOAD_BYTES = 1024
+
 /** An empty record that keeps at most `maxTopics` topics (default 10,000). */
 export const initialObserved = (maxTopics = 10_000): ObservedTopics => ({ maxTopics, topics: new Map(), dropped: 0 })
 
@@ -25,11 +30,11 @@ export const initialObserved = (maxTopics = 10_000): ObservedTopics => ({ maxTop
 export function observeStep(o: ObservedTopics, m: Message): ObservedTopics {
   const e = o.topics.get(m.topic)
   if (e !== undefined) {
-    e.last = m
+    e.last = keepHead(m, OBSERVED_PAYLOAD_BYTES)
     if (m.retain) e.retained = true
     else e.live++
   } else if (o.topics.size < o.maxTopics) {
-    o.topics.set(m.topic, { last: m, live: m.retain ? 0 : 1, retained: m.retain })
+    o.topics.set(m.topic, { last: keepHead(m, OBSERVED_PAYLOAD_BYTES), live: m.retain ? 0 : 1, retained: m.retain })
   } else {
     o.dropped++
   }
@@ -48,6 +53,15 @@ export function observedTree(o: ObservedTopics, budgetChars: number, depth?: num
     if (stats !== undefined) {
       stats.messages = e.live
       stats.retained = e.retained
+      const cut = e.last.cut
+      if (cut !== undefined) {
+        // described from its head: size and kind are the whole payload's
+        stats.sizeBytes = cut.sizeBytes
+        if (!cut.utf8) {
+          stats.kind = 'binary'
+          stats.sample = `<binary ${cut.sizeBytes} bytes>`
+        } else if (stats.kind === 'text' && (e.last.payload[0] === 0x7b || e.last.payload[0] === 0x5b)) stats.kind = 'json'
+      }
     }
   }
   index.truncated = o.dropped > 0

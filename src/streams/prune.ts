@@ -18,6 +18,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { mayBeJson } from '../mqtt/payload.js'
+import { keepHead } from './keep-head.js'
 import type { Message } from './types.js'
 
 // -------------------------------------------------------------------------------------
@@ -30,6 +31,8 @@ export interface PruneOptions {
   readonly targetCount: number
   /** How many topics get their own counts and value ranges (default 1000); later topics are summed as "other topics". */
   readonly maxTopics?: number
+  /** Longest payload a candidate keeps whole, in bytes; a longer one keeps its head (`Message.cut`). Default: whole. */
+  readonly keepBytes?: number
 }
 
 /** The reducer's state: opaque; create it with `initialPrune`, advance it with `pruneStep`, read it with `pruneResult`. */
@@ -126,6 +129,7 @@ interface TopicStats {
 interface State extends PruneState {
   readonly target: number
   readonly maxTopics: number
+  readonly keepBytes: number
   seen: number
   readonly topics: Map<string, TopicStats>
   otherCount: number
@@ -428,6 +432,7 @@ export function initialPrune(opts: PruneOptions): PruneState {
     _tag: 'PruneState',
     target,
     maxTopics,
+    keepBytes: opts.keepBytes ?? Number.POSITIVE_INFINITY,
     seen: 0,
     topics: new Map(),
     otherCount: 0,
@@ -563,9 +568,12 @@ function offerSample(s: State, seq: number, m: Message, x: number, score: number
 }
 
 /** Advances the state by one message, in place, and returns it; O(1) amortised, O(targetCount) at worst. */
-export function pruneStep(state: PruneState, m: Message): PruneState {
+export function pruneStep(state: PruneState, message: Message): PruneState {
   const s = state as State
   const seq = s.seen++
+  // analysed whole, held as a head: candidates outlive the young generation (see keep-head.ts)
+  const sn = sniffMessage(message)
+  const m = message.payload.length > s.keepBytes ? keepHead(message, s.keepBytes) : message
   let t = s.topics.get(m.topic)
   if (t === undefined && s.topics.size < s.maxTopics) {
     t = {
@@ -585,7 +593,6 @@ export function pruneStep(state: PruneState, m: Message): PruneState {
     }
     s.topics.set(m.topic, t)
   }
-  const sn = sniffMessage(m)
 
   // Sample score: a new shape for its topic beats a changed value, which beats a repeat; within those,
   // messages of quieter topics win (the rarity term is < 1, and steps by powers of two so ties stay common
@@ -606,7 +613,7 @@ export function pruneStep(state: PruneState, m: Message): PruneState {
     const changed = first || sn.value !== t.lastValue
     t.lastValue = sn.value
     if (sn.num !== undefined) t.range = widen(t.range, sn.num)
-    if (sn.fields !== undefined) trackFields(t, m.payload, sn.fields)
+    if (sn.fields !== undefined) trackFields(t, message.payload, sn.fields)
     if (first) admitHolder(s, t, seq, m)
     else if (t.holder) {
       t.lastSeq = seq

@@ -23,6 +23,17 @@ export interface Message {
   readonly retain: boolean
   readonly properties?: MessageProperties
   readonly receivedAt: number
+  /**
+   * Set when `payload` holds only the first bytes of a longer payload (a copy made by `keepHead` for state
+   * that outlives the message): the whole payload's size in bytes and whether it was UTF-8.
+   */
+  readonly cut?: PayloadCut
+}
+
+/** What a kept head of a payload says about the whole payload. */
+export interface PayloadCut {
+  readonly sizeBytes: number
+  readonly utf8: boolean
 }
 
 export interface TlsOptions {

@@ -20,7 +20,7 @@ export type MessageView = t.TypeOf<typeof messageViewCodec>
 
 /** Shows a message with at most `maxPayloadBytes` bytes of its payload. */
 export function messageView(m: Message, maxPayloadBytes: number): MessageView {
-  const shown = showPayload(m.payload, maxPayloadBytes)
+  const shown = showPayload(m.payload, maxPayloadBytes, m.cut)
   const p = m.properties
   let properties: Record<string, unknown> | undefined
   if (p !== undefined) {

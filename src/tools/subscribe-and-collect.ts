@@ -144,7 +144,7 @@ export const subscribeAndCollect = defineTool({
           windowStatsStep(s.stats, m)
           return s
         },
-        () => ({ prune: initialPrune({ targetCount: args.target_count }), stats: initialWindowStats() }),
+        () => ({ prune: initialPrune({ targetCount: args.target_count, keepBytes: args.max_payload_bytes }), stats: initialWindowStats() }),
         (n) => `${n} messages collected`,
       )
       if (E.isLeft(window)) return window

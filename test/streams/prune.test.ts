@@ -192,6 +192,17 @@ test('pruneResult gives the same summary when windows interleave on shared messa
   t.regex(pruneResult(a).summary[0]!, /v 0–29\d, w -29\d–29\d/)
 })
 
+test('pruneResult holds long payloads as their heads when keepBytes is given, and judges them whole', (t) => {
+  const big = (i: number): Buffer => Buffer.from(`{"n":${i},"error":"${'x'.repeat(5000)}"}`)
+  const input = Array.from({ length: 200 }, (_, i) => msg(`cam/${i % 4}`, i % 10 === 0 ? big(i) : Buffer.alloc(8000, i), i))
+  const whole = prune(input, { targetCount: 20 })
+  const heads = prune(input, { targetCount: 20, keepBytes: 256 })
+  t.deepEqual(heads.summary, whole.summary)
+  t.deepEqual(heads.byRule, whole.byRule)
+  t.true(heads.kept.every((m) => m.payload.length <= 256 && m.cut !== undefined))
+  t.deepEqual(heads.kept.map((m) => [m.topic, m.receivedAt, m.cut?.sizeBytes]), whole.kept.map((m) => [m.topic, m.receivedAt, m.payload.length]))
+})
+
 test('pruneResult keeps nothing of an empty window', (t) => {
   const r = prune([], { targetCount: 10 })
   t.deepEqual(r, { kept: [], seen: 0, keptCount: 0, dropped: 0, byRule: { error: 0, first_last: 0, sample: 0 }, rules: [], summary: [] })
