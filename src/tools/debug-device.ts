@@ -1,8 +1,8 @@
 /**
  * mqtt_debug_device: everything the broker shows about one device in a window: its topics by role,
  * availability / Last-Will state with every transition, heartbeats, a timeline of state changes, errors and
- * payload shapes. One subscription (QoS 0) to `#` or to the caller's topic_pattern; the per-device reducer
- * below combines the stream reducers (availability, heartbeat) with small bounded trackers of its own.
+ * payload shapes. One subscription (QoS 0) to `#` or to the caller's topic_pattern, folded by the per-device
+ * reducer (streams/device.ts); this shell decodes, runs the window and fits the result to the output budget.
  *
  *   #  ──keep topics with the device id as a whole level──▶  deviceStep ──▶ availability · heartbeat ·
  *                                                             topics · values (timeline) · errors · shapes
@@ -11,19 +11,21 @@ import * as E from 'fp-ts/lib/Either.js'
 import * as t from 'io-ts'
 import * as err from '../errors.js'
 import { described, int, object, optional, str } from '../mcp/codec.js'
-import { parseJson, showPayload, utf8OrUndefined, type PayloadKind } from '../mqtt/payload.js'
+import { showPayload } from '../mqtt/payload.js'
 import {
-  availabilityReports,
-  availabilityStep,
-  initialAvailability,
-  isAvailabilityName,
-  parseAvailability,
-  type AvailabilityReport,
-  type AvailabilityState,
-} from '../streams/availability.js'
-import { heartbeatsOf, heartbeatStep, initialHeartbeat, type Heartbeat, type HeartbeatState } from '../streams/heartbeat.js'
-import { looksLikeError } from '../streams/prune.js'
-import type { Message } from '../streams/types.js'
+  deviceAnalysis,
+  deviceErrors,
+  deviceStep,
+  deviceTimeline,
+  ERROR_HEAD,
+  ERROR_TAIL,
+  initialDevice,
+  MAX_KEYS,
+  MAX_TOPICS,
+  type DeviceAnalysis,
+  type DeviceRole,
+  type DeviceState,
+} from '../streams/device.js'
 import { nullableString, sessionIdField, withSession } from './common.js'
 import { defineTool } from './tool.js'
 import { gapsBetween, runWindow, subscribeAll, validateFilters } from './window.js'
@@ -103,229 +105,8 @@ const output = object({
 })
 
 type Output = t.TypeOf<typeof output>
-type Role = keyof Output['topics']
 
-// -------------------------------------------------------------------------------------
-// model
-// -------------------------------------------------------------------------------------
-
-const MAX_TOPICS = 500
-const MAX_VALUES = 500
-const MAX_CHANGES = 200
-const ERROR_HEAD = 5
-const ERROR_TAIL = 15
-const SCHEMA_SAMPLES = 20
-const MAX_KEYS = 20
-const MAX_CASE_HINTS = 5
 const MAX_NOTES_EACH = 5
-/** Payloads up to this size are parsed for state values and shapes; larger ones are classified by size only. */
-const PARSE_LIMIT = 4096
-const VALUE_CHARS = 64
-
-interface DeviceTopic {
-  messages: number
-  retained: boolean
-  lastSeen: number
-  sampled: number
-  readonly kinds: Set<PayloadKind>
-  readonly keys: Set<string>
-}
-
-interface ValueChange {
-  readonly at: number
-  readonly topic: string
-  readonly key: string | null
-  readonly from: string
-  readonly to: string
-}
-
-/** The per-device reducer's state, mutated in place; every part is bounded. */
-interface DeviceState {
-  /** Matches a message's topic to the device. */
-  readonly matches: (topic: string) => boolean
-  /** Matches topics that hold the id in another case (hints for the notes); undefined with topic_pattern. */
-  readonly looselyMatches: ((topic: string) => boolean) | undefined
-  seen: number
-  matched: number
-  readonly topics: Map<string, DeviceTopic>
-  untrackedMessages: number
-  readonly availability: AvailabilityState
-  readonly heartbeat: HeartbeatState
-  readonly values: Map<string, string>
-  readonly changes: ValueChange[]
-  changeCount: number
-  readonly errorHead: Message[]
-  readonly errorTail: Message[]
-  errorCount: number
-  readonly caseHints: Set<string>
-}
-
-// -------------------------------------------------------------------------------------
-// matching and roles
-// -------------------------------------------------------------------------------------
-
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-
-/** True when `id` is one whole topic level of `topic` (or several consecutive ones, when it contains /). */
-function hasLevel(topic: string, id: string): boolean {
-  if (topic === id) return true
-  if (topic.startsWith(`${id}/`) || topic.endsWith(`/${id}`)) return true
-  return topic.includes(`/${id}/`)
-}
-
-const AVAILABILITY_LEVELS = new Set(['lwt', 'availability', 'available', 'online', 'connected', 'connection'])
-const COMMAND_LEVELS = new Set(['set', 'get', 'cmd', 'cmnd', 'command', 'commands'])
-const CONFIG_LEVELS = new Set(['config', 'configuration', 'settings', 'attributes', 'capabilities', 'meta', 'info'])
-const STATE_LEVELS = new Set(['state', 'status', 'result', 'power'])
-const TELEMETRY_LEVELS = new Set(['telemetry', 'tele', 'sensor', 'sensors', 'heartbeat', 'metrics', 'measurement', 'measurements', 'data', 'values', 'readings'])
-
-const levelsOf = (topic: string): string[] => topic.toLowerCase().split('/')
-
-/** True when the topic's name says it carries state (Tasmota stat/…, …/state, …/status, …/POWER1). */
-function stateNamed(topic: string): boolean {
-  const levels = levelsOf(topic)
-  const last = levels[levels.length - 1] ?? ''
-  return levels[0] === 'stat' || STATE_LEVELS.has(last) || /^power\d+$/.test(last)
-}
-
-/** The role of one of the device's topics, from its name (and whether it is a recognised availability or periodic topic). */
-function roleOf(topic: string, deviceId: string, hints: { availability: boolean; periodic: boolean }): Role {
-  const levels = levelsOf(topic)
-  const first = levels[0] ?? ''
-  const last = levels[levels.length - 1] ?? ''
-  if (hints.availability || AVAILABILITY_LEVELS.has(last)) return 'availability'
-  if (first === 'cmnd' || COMMAND_LEVELS.has(last)) return 'command'
-  if (CONFIG_LEVELS.has(last) || /^info\d+$/.test(last)) return 'config'
-  // zigbee2mqtt/<id>: the device's own topic holds its state
-  if (first === 'stat' || STATE_LEVELS.has(last) || /^power\d+$/.test(last) || topic.endsWith(`/${deviceId}`)) return 'state'
-  if (first === 'tele' || TELEMETRY_LEVELS.has(last) || hints.periodic) return 'telemetry'
-  return 'other'
-}
-
-// -------------------------------------------------------------------------------------
-// reducer
-// -------------------------------------------------------------------------------------
-
-function initialDevice(deviceId: string, pattern: string | undefined): DeviceState {
-  const loose = pattern === undefined ? new RegExp(`(?:^|/)${escapeRegExp(deviceId)}(?:/|$)`, 'i') : undefined
-  return {
-    matches: pattern === undefined ? (topic) => hasLevel(topic, deviceId) : () => true,
-    looselyMatches: loose === undefined ? undefined : (topic) => loose.test(topic),
-    seen: 0,
-    matched: 0,
-    topics: new Map(),
-    untrackedMessages: 0,
-    availability: initialAvailability({ maxTopics: MAX_TOPICS }),
-    heartbeat: initialHeartbeat({ maxTopics: MAX_TOPICS }),
-    values: new Map(),
-    changes: [],
-    changeCount: 0,
-    errorHead: [],
-    errorTail: [],
-    errorCount: 0,
-    caseHints: new Set(),
-  }
-}
-
-function deviceStep(s: DeviceState, m: Message): DeviceState {
-  s.seen++
-  if (!s.matches(m.topic)) {
-    // hints only matter while nothing matched exactly: the notes show them only then
-    if (s.matched === 0 && s.looselyMatches !== undefined && s.caseHints.size < MAX_CASE_HINTS && s.looselyMatches(m.topic)) s.caseHints.add(m.topic)
-    return s
-  }
-  s.matched++
-  availabilityStep(s.availability, m)
-  heartbeatStep(s.heartbeat, m)
-  const parsed = m.payload.length > 0 && m.payload.length <= PARSE_LIMIT ? parseJson(m.payload) : undefined
-  trackTopic(s, m, parsed)
-  const isAvailabilityValue = isAvailabilityName(m.topic) && parseAvailability(m.payload) !== undefined
-  // availability values are the availability tracker's: as transitions, not as values or errors ("offline")
-  if (!isAvailabilityValue) {
-    trackValues(s, m, parsed)
-    if (looksLikeError(m.topic, m.payload)) {
-      s.errorCount++
-      if (s.errorHead.length < ERROR_HEAD) s.errorHead.push(m)
-      else {
-        s.errorTail.push(m)
-        if (s.errorTail.length > ERROR_TAIL) s.errorTail.shift()
-      }
-    }
-  }
-  return s
-}
-
-function trackTopic(s: DeviceState, m: Message, parsed: { value: unknown } | undefined): void {
-  let d = s.topics.get(m.topic)
-  if (d === undefined) {
-    if (s.topics.size >= MAX_TOPICS) {
-      s.untrackedMessages++
-      return
-    }
-    d = { messages: 0, retained: false, lastSeen: m.receivedAt, sampled: 0, kinds: new Set(), keys: new Set() }
-    s.topics.set(m.topic, d)
-  }
-  if (m.retain) d.retained = true
-  else d.messages++
-  d.lastSeen = Math.max(d.lastSeen, m.receivedAt)
-  if (d.sampled >= SCHEMA_SAMPLES) return
-  d.sampled++
-  d.kinds.add(kindOf(m.payload, parsed))
-  const v = parsed?.value
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-    for (const key of Object.keys(v)) {
-      if (d.keys.size >= MAX_KEYS) break
-      d.keys.add(key)
-    }
-  }
-}
-
-function kindOf(payload: Buffer, parsed: { value: unknown } | undefined): PayloadKind {
-  if (payload.length === 0) return 'empty'
-  if (parsed !== undefined) return typeof parsed.value === 'number' ? 'number' : 'json'
-  if (payload.length > PARSE_LIMIT) return utf8OrUndefined(payload.subarray(0, 64)) === undefined ? 'binary' : 'text'
-  return utf8OrUndefined(payload) === undefined ? 'binary' : 'text'
-}
-
-/** JSON keys whose values are states worth a timeline entry when they change. */
-const STATE_KEY = /^(?:state|status|power\d*|switch\d*|relay\d*|door|contact|lock|mode|running)$/i
-
-function trackValues(s: DeviceState, m: Message, parsed: { value: unknown } | undefined): void {
-  const v = parsed?.value
-  if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-    for (const [key, x] of Object.entries(v)) {
-      if (!STATE_KEY.test(key)) continue
-      const text = valueText(x)
-      if (text !== undefined) noteValue(s, m, key, text)
-    }
-    return
-  }
-  if (!stateNamed(m.topic) || m.payload.length === 0 || m.payload.length > VALUE_CHARS) return
-  const text = parsed !== undefined ? valueText(parsed.value) : utf8OrUndefined(m.payload)?.trim()
-  if (text !== undefined && text !== '') noteValue(s, m, null, text)
-}
-
-/** A state value as text: short strings, booleans and integers; measurements (fractions) are not states. */
-function valueText(x: unknown): string | undefined {
-  if (typeof x === 'string') return x.length <= VALUE_CHARS ? x : undefined
-  if (typeof x === 'boolean') return String(x)
-  if (typeof x === 'number' && Number.isInteger(x)) return String(x)
-  return undefined
-}
-
-function noteValue(s: DeviceState, m: Message, key: string | null, value: string): void {
-  const id = `${m.topic}\u0000${key ?? ''}`
-  const before = s.values.get(id)
-  if (before === undefined) {
-    if (s.values.size < MAX_VALUES) s.values.set(id, value)
-    return
-  }
-  if (before === value) return
-  s.values.set(id, value)
-  s.changeCount++
-  s.changes.push({ at: m.receivedAt, topic: m.topic, key, from: before, to: value })
-  if (s.changes.length > MAX_CHANGES) s.changes.shift()
-}
 
 // -------------------------------------------------------------------------------------
 // result
@@ -378,41 +159,19 @@ function shrink(l: Limits, key: keyof Limits, floor: number): boolean {
 
 const isoOf = (ms: number): string => new Date(ms).toISOString()
 
-interface Built {
-  readonly availability: AvailabilityReport[]
-  readonly heartbeats: Heartbeat[]
-  readonly roles: Map<string, Role>
-}
-
-function analyse(s: DeviceState, deviceId: string, now: number): Built {
-  const availability = availabilityReports(s.availability)
-  const periodic = heartbeatsOf(s.heartbeat, now).filter((h) => h.periodic)
-  const availabilityTopics = new Set(availability.map((a) => a.topic))
-  const periodicTopics = new Set(periodic.map((h) => h.topic))
-  const roles = new Map<string, Role>()
-  for (const topic of s.topics.keys()) {
-    roles.set(topic, roleOf(topic, deviceId, { availability: availabilityTopics.has(topic), periodic: periodicTopics.has(topic) }))
-  }
-  return { availability, heartbeats: periodic, roles }
-}
-
 type Body = Omit<Output, 'session_id' | 'device_id' | 'filter' | 'matched_by' | 'stopped_by' | 'window_seconds' | 'interruptions' | 'notes' | 'truncated'>
 
-function bodyOf(s: DeviceState, b: Built, l: Limits): Body {
+function bodyOf(s: DeviceState, b: DeviceAnalysis, l: Limits): Body {
   const topics: Output['topics'] = { telemetry: [], state: [], availability: [], command: [], config: [], other: [] }
   const sorted = [...s.topics.entries()].sort((x, y) => (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0))
   for (const [topic, d] of sorted) {
-    const list = topics[b.roles.get(topic) ?? 'other']
+    // the codec's role keys must cover the reducer's roles: a new DeviceRole fails to compile here
+    const role: DeviceRole = b.roles.get(topic) ?? 'other'
+    const list = topics[role]
     if (list.length < l.perRole) list.push({ topic, messages: d.messages, retained: d.retained, last_seen: isoOf(d.lastSeen) })
   }
-  const timeline: Array<Output['timeline'][number] & { ms: number }> = []
-  for (const a of b.availability) {
-    for (const tr of a.transitions) timeline.push({ ms: tr.at, at: isoOf(tr.at), topic: a.topic, key: null, from: tr.from, to: tr.to, kind: 'availability' })
-  }
-  for (const c of s.changes) timeline.push({ ms: c.at, at: isoOf(c.at), topic: c.topic, key: c.key, from: c.from, to: c.to, kind: 'value' })
-  timeline.sort((x, y) => x.ms - y.ms)
-  const timelineTotal = s.changeCount + b.availability.reduce((n, a) => n + a.transition_count, 0)
-  const errors = [...s.errorHead, ...s.errorTail]
+  const timeline = deviceTimeline(s, b)
+  const errors = deviceErrors(s)
   const shownErrors = errors.length <= l.errors ? errors : [...errors.slice(0, Math.ceil(l.errors / 2)), ...errors.slice(errors.length - Math.floor(l.errors / 2))]
   return {
     messages_seen: s.matched,
@@ -436,8 +195,8 @@ function bodyOf(s: DeviceState, b: Built, l: Limits): Body {
       last_at: isoOf(h.last_at),
       silent_ms: h.silent_ms,
     })),
-    timeline: timeline.slice(Math.max(0, timeline.length - l.timeline)).map(({ ms: _ms, ...e }) => e),
-    timeline_total: timelineTotal,
+    timeline: timeline.entries.slice(Math.max(0, timeline.entries.length - l.timeline)).map((e) => ({ ...e, at: isoOf(e.at) })),
+    timeline_total: timeline.total,
     errors: shownErrors.map((m) => {
       const shown = showPayload(m.payload, l.payloadBytes)
       return {
@@ -459,7 +218,7 @@ function bodyOf(s: DeviceState, b: Built, l: Limits): Body {
   }
 }
 
-function notesOf(s: DeviceState, b: Built, args: { device_id: string; topic_pattern?: string | undefined; duration_seconds: number }): string[] {
+function notesOf(s: DeviceState, b: DeviceAnalysis, args: { device_id: string; topic_pattern?: string | undefined; duration_seconds: number }): string[] {
   const notes: string[] = []
   if (s.matched === 0) {
     if (args.topic_pattern !== undefined) {
@@ -524,7 +283,7 @@ export const debugDevice = defineTool({
       )
       if (E.isLeft(window)) return window
       const w = window.right
-      const built = analyse(w.state, args.device_id, w.endedAt)
+      const built = deviceAnalysis(w.state, w.endedAt)
       const head = {
         session_id: session.id,
         device_id: args.device_id,
