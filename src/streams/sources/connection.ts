@@ -9,6 +9,7 @@
 import mqtt from 'mqtt'
 import type { IClientOptions, IConnackPacket, IPublishPacket, MqttClient, Packet } from 'mqtt'
 import { Socket } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { asyncScheduler, catchError, defer, Observable, share, tap, throwError, type SchedulerLike } from 'rxjs'
 import * as err from '../../errors.js'
 import type { AppError } from '../../errors.js'
@@ -18,8 +19,35 @@ import type { ConnackInfo, ConnectOptions, Link, Message, MessageProperties, Pro
 /** How long an MQTT 5 CONNECT may go unanswered before `auto` tries 3.1.1: some brokers refuse 5 by silence. */
 export const SILENT_REFUSAL_MS = 3000
 
-/** Opens one connection; emits its Link on CONNACK, errors with an AppError when refused or lost. */
-export function connect(opts: ConnectOptions, scheduler: SchedulerLike = asyncScheduler): Observable<Link> {
+/**
+ * How much incoming-message handling one stretch may do before the connection lets the event loop come round
+ * (stdin, timers, the HTTP server). Real time, not the scheduler's: it shares the process's one loop.
+ */
+export interface Fairness {
+  /** Budget of one slice, in ms of `now`. */
+  readonly sliceMs: number
+  /** A monotonic clock, in ms. */
+  readonly now: () => number
+  /** Calls `resume` once the event loop has had a turn. */
+  readonly yieldTo: (resume: () => void) => void
+}
+
+/**
+ * 5 ms slices on `performance.now()`, resumed by `setImmediate`: after poll (stdin, sockets), before the next timers.
+ * Not `scheduler.schedule`: asyncScheduler's setInterval(0) would idle ≥ 1 ms per slice, and a virtual-time
+ * scheduler would never resume the socket.
+ */
+export const DEFAULT_FAIRNESS: Fairness = {
+  sliceMs: 5,
+  now: () => performance.now(),
+  yieldTo: (resume) => void setImmediate(resume),
+}
+
+/**
+ * Opens one connection; emits its Link on CONNACK, errors with an AppError when refused or lost. Incoming messages
+ * are handled in slices of `fairness.sliceMs` ms, with a turn of the event loop between slices.
+ */
+export function connect(opts: ConnectOptions, scheduler: SchedulerLike = asyncScheduler, fairness: Fairness = DEFAULT_FAIRNESS): Observable<Link> {
   return new Observable<Link>((subscriber) => {
     const { host, port } = opts.url
     let client: MqttClient
@@ -30,6 +58,7 @@ export function connect(opts: ConnectOptions, scheduler: SchedulerLike = asyncSc
       subscriber.error(socketError(e as Error & { code?: string }, host, port))
       return undefined
     }
+    sliceMessageHandling(client, fairness)
     let connected = false
     let connectSent = false
     let closing = false
@@ -111,9 +140,10 @@ export function connect(opts: ConnectOptions, scheduler: SchedulerLike = asyncSc
 export function connectNegotiated(
   opts: Omit<ConnectOptions, 'protocolVersion'> & { readonly protocolVersion: ProtocolVersion | 'auto' },
   scheduler: SchedulerLike = asyncScheduler,
+  fairness: Fairness = DEFAULT_FAIRNESS,
 ): Observable<Link> {
-  if (opts.protocolVersion !== 'auto') return connect({ ...opts, protocolVersion: opts.protocolVersion }, scheduler)
-  const v5 = connect({ ...opts, protocolVersion: 5, connectTimeoutMs: Math.min(opts.connectTimeoutMs, SILENT_REFUSAL_MS) }, scheduler)
+  if (opts.protocolVersion !== 'auto') return connect({ ...opts, protocolVersion: opts.protocolVersion }, scheduler, fairness)
+  const v5 = connect({ ...opts, protocolVersion: 5, connectTimeoutMs: Math.min(opts.connectTimeoutMs, SILENT_REFUSAL_MS) }, scheduler, fairness)
   return defer(() => {
     // only a CONNECT that failed falls back: losing a connection made on 5 must not reconnect on 3.1.1
     let connected = false
@@ -122,7 +152,7 @@ export function connectNegotiated(
         connected = true
       }),
       catchError((e: AppError) =>
-        !connected && refusesVersion5(e) ? connect({ ...opts, protocolVersion: 4 }, scheduler) : throwError(() => e),
+        !connected && refusesVersion5(e) ? connect({ ...opts, protocolVersion: 4 }, scheduler, fairness) : throwError(() => e),
       ),
     )
   })
@@ -184,6 +214,43 @@ function clientOptions(opts: ConnectOptions): IClientOptions {
   }
 }
 
+/**
+ * Bounds the work per event-loop turn. mqtt.js parses a whole socket read and handles its packets in one
+ * process.nextTick chain, and a reader that has fallen behind gets up to 32 × 64 KB per turn from libuv: thousands
+ * of messages while a request on stdin waits. handleMessage is mqtt.js's back-pressure hook (the next packet waits
+ * for its callback), so holding the callback past a slice holds the stream's write callback too: the pipe pauses
+ * the socket, TCP fills, and the broker queues (or, at QoS 0 beyond its limits, drops, as for any slow subscriber).
+ */
+function sliceMessageHandling(client: MqttClient, fairness: Fairness): void {
+  let sliceStart: number | undefined
+  let unclocked = 0
+  client.handleMessage = (_packet, done) => {
+    // a clock read costs 0.2–0.3 µs on these VMs (~4 % of handling a small message): read it every few messages
+    if (sliceStart !== undefined && ++unclocked < CLOCK_EVERY) return done()
+    unclocked = 0
+    const now = fairness.now()
+    sliceStart ??= now
+    if (now - sliceStart < fairness.sliceMs) return done()
+    // a slice also ends after a quiet spell: at most one needless turn per slice when messages trickle in,
+    // cheaper than marking every loop turn
+    sliceStart = undefined
+    fairness.yieldTo(() => done())
+  }
+}
+
+/** Messages handled between clock reads: a 64 KB payload takes ~0.1 ms, so a slice overruns by ~1.6 ms at worst. */
+const CLOCK_EVERY = 16
+
+/**
+ * The payload as bytes of its own. mqtt-packet slices a payload out of the socket read it arrived in without
+ * copying (bl returns `buf.slice` for a range inside one buffer), so keeping one small message (pruning candidates,
+ * the session's last message per topic) would keep its whole 64 KB read alive. A view that wastes more than its own
+ * size and more than a pool slab is copied; copies under 4 KB come from Node's 8 KB pool.
+ */
+function ownBytes(b: Buffer): Buffer {
+  return b.buffer.byteLength - b.byteLength > Math.max(b.byteLength, Buffer.poolSize) ? Buffer.from(b) : b
+}
+
 function connackInfo(p: IConnackPacket, version: ProtocolVersion): ConnackInfo {
   const props = p.properties
   return {
@@ -204,7 +271,7 @@ function messageProperties(p: IPublishPacket['properties']): MessageProperties |
   if (p.contentType !== undefined) out.contentType = p.contentType
   if (p.userProperties !== undefined) out.userProperties = p.userProperties
   if (p.responseTopic !== undefined) out.responseTopic = p.responseTopic
-  if (p.correlationData !== undefined) out.correlationData = p.correlationData
+  if (p.correlationData !== undefined) out.correlationData = ownBytes(p.correlationData)
   if (p.messageExpiryInterval !== undefined) out.messageExpiryInterval = p.messageExpiryInterval
   if (p.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = p.payloadFormatIndicator
   return Object.keys(out).length > 0 ? out : undefined
@@ -225,7 +292,7 @@ function makeLink(client: MqttClient, connack: ConnackInfo, scheduler: Scheduler
       const properties = messageProperties(packet.properties)
       subscriber.next({
         topic,
-        payload,
+        payload: ownBytes(payload),
         qos: packet.qos,
         retain: packet.retain,
         ...(properties !== undefined ? { properties } : {}),
