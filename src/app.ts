@@ -12,7 +12,7 @@ import { parseConnectionString } from './mqtt/url.js'
 import { SessionRegistry } from './sessions/registry.js'
 import { createSealer } from './sessions/secrets.js'
 import type { SessionSpec } from './sessions/session.js'
-import { connectNegotiated } from './streams/sources/connection.js'
+import { connectLazily } from './streams/sources/lazy-connection.js'
 import { defaultClientId } from './tools/connect-options.js'
 import { tools } from './tools/index.js'
 import { VERSION } from './version.js'
@@ -60,7 +60,7 @@ export function createApp(deps: AppDeps) {
     maxSessions: deps.config.maxSessions,
     ttlMs: deps.config.sessionTtlSeconds * 1000,
     ...(spec !== undefined ? { defaultSpec: spec } : {}),
-    deps: { connect: (o) => connectNegotiated(o, scheduler), sealer: createSealer(), scheduler, logger: deps.logger },
+    deps: { connect: (o) => connectLazily(o, scheduler), sealer: createSealer(), scheduler, logger: deps.logger },
   })
   const toolCalls = createToolCallLog()
   /** An MCP server for one client; `owner` scopes the sessions it sees (stdio, or an HTTP MCP session id). */

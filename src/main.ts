@@ -9,7 +9,6 @@ import { createApp } from './app.js'
 import { loadConfig } from './config.js'
 import { explainConfigError, mergeEnv, readDotenv } from './dotenv.js'
 import { createLogger } from './log.js'
-import { createMcpHttpHandler } from './mcp/http-transport.js'
 import { VERSION } from './version.js'
 
 async function main(): Promise<number | undefined> {
@@ -50,10 +49,12 @@ async function main(): Promise<number | undefined> {
   const server = app.mcpServer()
   const transport = new StdioServerTransport()
   let http: Promise<{ close(): Promise<void> } | undefined> = Promise.resolve(undefined)
+  // loaded only for the HTTP transport: the SDK's Streamable HTTP stack (Hono, and undici through its globals)
+  // would otherwise be read and run by every stdio start
   const mcpHttp =
     config.transport === 'stdio'
       ? undefined
-      : createMcpHttpHandler({
+      : (await import('./mcp/http-transport.js')).createMcpHttpHandler({
           newServer: (owner) => app.mcpServer(owner),
           onSessionClosed: (owner) => void app.registry.closeOwnedBy(owner),
           idleMs: config.sessionTtlSeconds * 1000,

@@ -67,7 +67,9 @@ export function buildApp(deps: HttpDeps): FastifyInstance {
   const scheduler = deps.scheduler ?? asyncScheduler
   const log = deps.logger.child({ component: 'http' })
   // Fastify's own logger stays off: stdout belongs to MCP, and our errors go through the handlers below
-  const http = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: true, bodyLimit: 16 * 1024 })
+  // validateSchema off: our route schemas are fixed and tested, and checking them against the JSON Schema
+  // meta-schema at start compiled ajv's meta-schema (~50 ms of CPU, ~3 MB of the idle server's memory)
+  const http = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: true, bodyLimit: 16 * 1024, ajv: { customOptions: { validateSchema: false } } })
 
   const meter = createRateMeter(deps.app.registry, scheduler)
   const hub = createFeedHub({ registry: deps.app.registry, toolCalls: deps.app.toolCalls, meter, version: deps.version, logger: log })

@@ -18,7 +18,7 @@ import { described, object, optional } from '../mcp/codec.js'
 import { tlsProblem } from '../mqtt/reason-codes.js'
 import { formatBrokerUrl, type BrokerUrl } from '../mqtt/url.js'
 import type { SessionSpec } from '../sessions/session.js'
-import { connectNegotiated } from '../streams/sources/connection.js'
+import { connectLazily } from '../streams/sources/lazy-connection.js'
 import type { Link } from '../streams/types.js'
 import { nullableString } from './common.js'
 import { connectProps, toSessionSpec } from './connect-options.js'
@@ -303,7 +303,7 @@ async function probeMqtt(spec: SessionSpec, ctx: ToolContext): Promise<{ step: S
     subscription?.unsubscribe()
   }
   const connected = new Promise<E.Either<AppError, Link>>((resolve) => {
-    subscription = connectNegotiated(
+    subscription = connectLazily(
       {
         url: spec.url,
         ...(spec.username !== undefined ? { username: spec.username } : {}),
