@@ -1,10 +1,10 @@
 /**
- * Topic discovery as a pure reducer and a renderer. `indexStep` folds each message of a discovery window
- * into a flat per-topic index (bounded by `maxTopics`, a few hundred bytes a topic whatever the payloads);
- * `renderTree` turns that index into a topic tree that fits the output budget, folding branches into their
- * parents when it must. No RxJS and no clock here: the window lifts `indexStep` with `scan`/`reduce`.
+ * Topic discovery as a pure reducer and a renderer. `indexStep` folds each message of a discovery window into a
+ * per-topic index (bounded by `maxTopics`; about 190 bytes a topic with 80-character samples, whatever the
+ * payloads); `renderTree` turns that index into a topic tree that fits the output budget, biggest branches first,
+ * folding the rest with their counts. No RxJS and no clock here: the window lifts `indexStep` with `scan`/`reduce`.
  *
- *   messages  ──indexStep──▶  TopicIndex (Map topic → TopicStats)  ──renderTree(budget)──▶  TopicTreeResult
+ *   messages  ──indexStep──▶  TopicIndex (TopicTable topic → TopicStats)  ──renderTree(budget)──▶  TopicTreeResult
  */
 import { isUtf8 } from 'node:buffer'
 import { mayBeJson, type PayloadKind } from '../mqtt/payload.js'
@@ -20,7 +20,7 @@ export interface TopicIndexOptions {
   readonly sampleChars?: number
 }
 
-/** What the index keeps for one topic; mutated in place by `indexStep`. */
+/** What the index keeps for one topic. From `TopicTable.get`, a view: setting a field updates the index. */
 export interface TopicStats {
   /** Live messages only: retained replays caused by our subscription are not traffic. */
   messages: number
@@ -37,13 +37,13 @@ export interface TopicStats {
 }
 
 /**
- * The state of topic discovery: a flat map topic → stats, owned by the reducer and updated in place
- * (one window, one index), so a message costs a map lookup and a payload peek, not a copy.
+ * The state of topic discovery: topic → stats, owned by the reducer and updated in place (one window, one index),
+ * so a message costs a map lookup and a payload peek, not a copy.
  */
 export interface TopicIndex {
   readonly maxTopics: number
   readonly sampleChars: number
-  readonly topics: Map<string, TopicStats>
+  readonly topics: TopicTable
   /** True when a topic was turned away because `maxTopics` topics were already indexed. */
   truncated: boolean
   /** Messages (live or retained) on topics that were turned away. */
@@ -52,6 +52,7 @@ export interface TopicIndex {
 
 /** One node of the rendered tree: counts are of the topics at or below it; a folded node hides its children. */
 export interface TopicTreeNode {
+  /** The topic level; `+` for a node that sums the children of its parent that are not shown (`#` for all roots). */
   name: string
   path: string
   /** Topics at or below this node. */
@@ -88,6 +89,249 @@ export interface RenderOptions {
   readonly depth?: number
 }
 
+const KINDS: readonly PayloadKind[] = ['empty', 'text', 'json', 'number', 'binary']
+const KIND_CODE: Readonly<Record<PayloadKind, number>> = { empty: 0, text: 1, json: 2, number: 3, binary: 4 }
+const RETAINED = 1
+/** Sample bytes are kept in chunks of this many bytes (a sample never spans two). */
+const CHUNK = 1 << 16
+
+/**
+ * The topics of an index and what it knows of each, as a read-only map of topic → stats views. Stored by
+ * column, one row a topic in arrival order: a map entry, 29 bytes of typed arrays and the sample's UTF-8 bytes
+ * in shared chunks, so that 100,000 topics make no object each and the heap stays small and quick to scan;
+ * samples become strings only when they are shown.
+ */
+export class TopicTable implements Iterable<[string, TopicStats]> {
+  private readonly rows = new Map<string, number>()
+  // Sized for maxTopics at once: growing them would leave the old arrays as garbage, and pages of a large
+  // zeroed allocation that no row has touched yet take no memory.
+  readonly messages: Float64Array
+  readonly lastSeen: Float64Array
+  readonly sizeBytes: Uint32Array
+  /** RETAINED, and the kind's code shifted left by one. */
+  private readonly flags: Uint8Array
+  /** Where each row's sample is: chunk, offset in it, and length in bytes. */
+  private readonly sampleChunk: Uint16Array
+  private readonly sampleAt: Uint16Array
+  private readonly sampleLength: Uint32Array
+  private chunks: Buffer[] = []
+  /** Bytes used in the last chunk. */
+  private top = CHUNK
+  /** Bytes in the chunks that no sample uses any more; compacted away once they outweigh the rest. */
+  private garbage = 0
+  private used = 0
+
+  constructor(readonly maxRows: number) {
+    this.messages = new Float64Array(maxRows)
+    this.lastSeen = new Float64Array(maxRows)
+    this.sizeBytes = new Uint32Array(maxRows)
+    this.flags = new Uint8Array(maxRows)
+    this.sampleChunk = new Uint16Array(maxRows)
+    this.sampleAt = new Uint16Array(maxRows)
+    this.sampleLength = new Uint32Array(maxRows)
+  }
+
+  /** Topics in the table. */
+  get size(): number {
+    return this.rows.size
+  }
+
+  /** The row of a topic, or undefined. */
+  rowOf(topic: string): number | undefined {
+    return this.rows.get(topic)
+  }
+
+  /** Adds a topic with empty stats seen at `at` (ms), returns its row; the caller keeps within maxRows. */
+  add(topic: string, at: number): number {
+    const row = this.rows.size
+    if (row >= this.maxRows) throw new RangeError(`a topic table holds at most ${this.maxRows} topics`)
+    this.rows.set(topic, row)
+    this.messages[row] = 0
+    this.lastSeen[row] = at
+    this.sizeBytes[row] = 0
+    this.flags[row] = 0
+    this.sampleLength[row] = 0
+    return row
+  }
+
+  /** Whether a retained message was seen on the topic of `row`. */
+  isRetained(row: number): boolean {
+    return (this.flags[row]! & RETAINED) !== 0
+  }
+
+  /** Marks the topic of `row` as retained or not. */
+  setRetained(row: number, retained: boolean): void {
+    this.flags[row] = retained ? this.flags[row]! | RETAINED : this.flags[row]! & ~RETAINED
+  }
+
+  /** Kind of the last payload on the topic of `row`. */
+  kindOf(row: number): PayloadKind {
+    return KINDS[this.flags[row]! >> 1]!
+  }
+
+  /** Sets the kind of the last payload on the topic of `row`. */
+  setKind(row: number, kind: PayloadKind): void {
+    this.flags[row] = (KIND_CODE[kind] << 1) | (this.flags[row]! & RETAINED)
+  }
+
+  /** The sample of `row`, decoded now (a new string each call). */
+  sampleOf(row: number): string {
+    const n = this.sampleLength[row]!
+    if (n === 0) return ''
+    const at = this.sampleAt[row]!
+    return this.chunks[this.sampleChunk[row]!]!.toString('utf8', at, at + n)
+  }
+
+  /** Sets the sample of `row` (stored as UTF-8, at most its UTF-8 length in bytes). */
+  setSample(row: number, sample: string): void {
+    this.commitSample(row, this.scratch(Buffer.byteLength(sample)).write(sample, this.top))
+  }
+
+  /** Where `scratch` lets the next sample be written. */
+  get scratchAt(): number {
+    return this.top
+  }
+
+  /** Room for `max` sample bytes at `scratchAt` of the last chunk (a new chunk when they do not fit). */
+  scratch(max: number): Buffer {
+    // samples start below CHUNK, so that offsets fit 16 bits; a longer one gets a chunk of its own
+    const last = this.chunks[this.chunks.length - 1]
+    if (last === undefined || this.top + max > CHUNK) {
+      if (last !== undefined) this.garbage += last.length - this.top
+      this.chunks.push(Buffer.allocUnsafeSlow(Math.max(CHUNK, max)))
+      this.top = 0
+    }
+    return this.chunks[this.chunks.length - 1]!
+  }
+
+  /** Makes the `n` bytes just written at `scratchAt` the sample of `row`. */
+  commitSample(row: number, n: number): void {
+    const old = this.sampleLength[row]!
+    const last = this.chunks.length - 1
+    this.sampleLength[row] = n
+    if (n > 0 && old >= n) {
+      // a new sample no longer than the old one takes its place: steady traffic does not grow the chunks
+      const at = this.sampleAt[row]!
+      this.chunks[last]!.copy(this.chunks[this.sampleChunk[row]!]!, at, this.top, this.top + n)
+      this.garbage += old - n
+      this.used -= old - n
+      return
+    }
+    this.garbage += old
+    this.used += n - old
+    if (n === 0) return
+    this.sampleChunk[row] = last
+    this.sampleAt[row] = this.top
+    this.top += n
+    if (this.garbage > CHUNK && this.garbage > this.used) this.compact()
+  }
+
+  /** Copies the samples in use into new chunks, dropping the garbage. */
+  private compact(): void {
+    const chunks = this.chunks
+    this.chunks = []
+    this.top = CHUNK
+    this.garbage = 0
+    for (let row = 0; row < this.rows.size; row++) {
+      const n = this.sampleLength[row]!
+      if (n === 0) continue
+      const at = this.sampleAt[row]!
+      chunks[this.sampleChunk[row]!]!.copy(this.scratch(n), this.top, at, at + n)
+      this.sampleChunk[row] = this.chunks.length - 1
+      this.sampleAt[row] = this.top
+      this.top += n
+    }
+  }
+
+  // the read-only Map interface, with views as values
+
+  /** The stats of a topic, as a view that reads and writes the table. */
+  get(topic: string): TopicStats | undefined {
+    const row = this.rows.get(topic)
+    return row === undefined ? undefined : new TopicRow(this, row)
+  }
+
+  /** Whether the topic is indexed. */
+  has(topic: string): boolean {
+    return this.rows.has(topic)
+  }
+
+  /** The topics, in arrival order. */
+  keys(): IterableIterator<string> {
+    return this.rows.keys()
+  }
+
+  /** Views of every topic's stats, in arrival order. */
+  *values(): IterableIterator<TopicStats> {
+    for (const row of this.rows.values()) yield new TopicRow(this, row)
+  }
+
+  /** Topics with views of their stats, in arrival order. */
+  *entries(): IterableIterator<[string, TopicStats]> {
+    for (const [topic, row] of this.rows) yield [topic, new TopicRow(this, row)]
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, TopicStats]> {
+    return this.entries()
+  }
+}
+
+/** One row of a TopicTable as TopicStats, read and written in place. */
+class TopicRow implements TopicStats {
+  constructor(
+    private readonly table: TopicTable,
+    private readonly row: number,
+  ) {}
+
+  get messages(): number {
+    return this.table.messages[this.row]!
+  }
+
+  set messages(n: number) {
+    this.table.messages[this.row] = n
+  }
+
+  get retained(): boolean {
+    return this.table.isRetained(this.row)
+  }
+
+  set retained(r: boolean) {
+    this.table.setRetained(this.row, r)
+  }
+
+  get lastSeen(): number {
+    return this.table.lastSeen[this.row]!
+  }
+
+  set lastSeen(ms: number) {
+    this.table.lastSeen[this.row] = ms
+  }
+
+  get kind(): PayloadKind {
+    return this.table.kindOf(this.row)
+  }
+
+  set kind(k: PayloadKind) {
+    this.table.setKind(this.row, k)
+  }
+
+  get sample(): string {
+    return this.table.sampleOf(this.row)
+  }
+
+  set sample(s: string) {
+    this.table.setSample(this.row, s)
+  }
+
+  get sizeBytes(): number {
+    return this.table.sizeBytes[this.row]!
+  }
+
+  set sizeBytes(n: number) {
+    this.table.sizeBytes[this.row] = n
+  }
+}
+
 // -------------------------------------------------------------------------------------
 // constructors
 // -------------------------------------------------------------------------------------
@@ -104,7 +348,7 @@ export function initialTopicIndex(opts: TopicIndexOptions): TopicIndex {
   if (!Number.isInteger(sampleChars) || sampleChars < 0) {
     throw new RangeError(`sampleChars must be a non-negative integer, got ${sampleChars}`)
   }
-  return { maxTopics: opts.maxTopics, sampleChars, topics: new Map(), truncated: false, unindexedMessages: 0 }
+  return { maxTopics: opts.maxTopics, sampleChars, topics: new TopicTable(opts.maxTopics), truncated: false, unindexedMessages: 0 }
 }
 
 // -------------------------------------------------------------------------------------
@@ -113,68 +357,200 @@ export function initialTopicIndex(opts: TopicIndexOptions): TopicIndex {
 
 /** Folds one message into the index (in place) and returns it: the `scan` step of topic discovery. */
 export function indexStep(index: TopicIndex, m: Message): TopicIndex {
-  let s = index.topics.get(m.topic)
-  if (s === undefined) {
-    if (index.topics.size >= index.maxTopics) {
+  const table = index.topics
+  let row = table.rowOf(m.topic)
+  if (row === undefined) {
+    if (table.size >= index.maxTopics) {
       index.truncated = true
       index.unindexedMessages++
       return index
     }
-    s = { messages: 0, retained: false, lastSeen: m.receivedAt, kind: 'empty', sample: '', sizeBytes: 0 }
-    index.topics.set(m.topic, s)
+    row = table.add(m.topic, m.receivedAt)
   }
   // A broker sets the retain flag only on messages it replays for a new subscription (MQTT 3.1.1 §3.3.1.3;
   // we never ask for retain-as-published), so a flagged message is stored state, not traffic.
-  if (m.retain) s.retained = true
-  else s.messages++
-  if (m.receivedAt > s.lastSeen) s.lastSeen = m.receivedAt
-  describeInto(s, m.payload, index.sampleChars)
+  if (m.retain) table.setRetained(row, true)
+  else table.messages[row]!++
+  if (m.receivedAt > table.lastSeen[row]!) table.lastSeen[row] = m.receivedAt
+  describeInto(table, row, m.payload, index.sampleChars)
   return index
 }
 
 /**
- * Sets kind and sample from a payload. Samples are built from the bytes, never sliced from a decoded
- * payload: a V8 slice keeps its whole parent string alive, and 100,000 topics of large payloads would not
- * stay bounded. Kinds are those of `classifyPayload`, except that bytes that are not UTF-8 are always binary.
+ * Sets size, kind and sample from a payload. The sample is written as bytes straight into the table's chunks:
+ * nothing is decoded, and a text or JSON message on a known topic allocates nothing. Kinds are those of `classifyPayload`,
+ * except that bytes that are not UTF-8 are always binary.
  */
-function describeInto(s: TopicStats, buf: Buffer, maxUnits: number): void {
-  s.sizeBytes = buf.length
+function describeInto(table: TopicTable, row: number, buf: Buffer, maxUnits: number): void {
+  table.sizeBytes[row] = buf.length
   if (buf.length === 0) {
-    s.kind = 'empty'
-    s.sample = ''
+    table.setKind(row, 'empty')
+    table.commitSample(row, 0)
     return
   }
   if (!isUtf8(buf)) {
-    s.kind = 'binary'
-    s.sample = `<binary ${buf.length} bytes>`
+    table.setKind(row, 'binary')
+    table.setSample(row, `<binary ${buf.length} bytes>`)
     return
   }
-  // the byte check first: a throwing JSON.parse of plain text costs ~5 µs, the check a few ns
-  const kind = mayBeJson(buf) ? jsonKind(buf.toString('utf8')) : undefined
-  if (kind !== undefined) {
-    s.kind = kind
-    s.sample = compactJsonPrefix(buf, maxUnits)
-  } else {
-    s.kind = 'text'
-    s.sample = utf8Prefix(buf, maxUnits)
+  // the byte check first: it turns plain text away in a few ns
+  const kind = mayBeJson(buf) ? jsonKindOf(buf) : undefined
+  table.setKind(row, kind ?? 'text')
+  if (maxUnits === 0) {
+    table.commitSample(row, 0)
+    return
+  }
+  // a UTF-16 unit takes at most 3 bytes of UTF-8 (an astral character 4 for 2 units)
+  const into = table.scratch(Math.min(buf.length, maxUnits * 3))
+  const at = table.scratchAt
+  table.commitSample(row, kind !== undefined ? compactJsonPrefix(buf, maxUnits, into, at) : buf.copy(into, at, 0, utf8PrefixEnd(buf, maxUnits)))
+}
+
+/**
+ * `number` for a JSON number, `json` for any other JSON text, undefined when the bytes (valid UTF-8) are not one
+ * JSON text: what JSON.parse would accept (RFC 8259). A scan of the bytes, because JSON.parse would decode the
+ * payload and build its whole value for every message only to drop it, and that garbage is most of what
+ * discovery allocates per message.
+ */
+function jsonKindOf(buf: Buffer): 'json' | 'number' | undefined {
+  const n = buf.length
+  let i = skipSpace(buf, 0)
+  const number = buf[i] === MINUS || isDigit(buf[i])
+  // open containers, innermost last: 1 for an object, 0 for an array
+  let depth = 0
+  for (;;) {
+    // a value starts at i
+    const b = buf[i]
+    if (b === OPEN_OBJECT || b === OPEN_ARRAY) {
+      i = skipSpace(buf, i + 1)
+      if (buf[i] === (b === OPEN_OBJECT ? CLOSE_OBJECT : CLOSE_ARRAY)) {
+        i++
+      } else {
+        if (depth === nesting.length) nesting = growNesting(nesting)
+        nesting[depth++] = b === OPEN_OBJECT ? 1 : 0
+        if (b === OPEN_OBJECT) {
+          i = memberValue(buf, i)
+          if (i < 0) return undefined
+        }
+        continue
+      }
+    } else if (b === QUOTE) {
+      i = stringEnd(buf, i)
+    } else if (b === MINUS || isDigit(b)) {
+      i = numberEnd(buf, i)
+    } else {
+      i = literalEnd(buf, i)
+    }
+    if (i < 0) return undefined
+    // after a value: close containers, or go on to the next element or member
+    for (;;) {
+      i = skipSpace(buf, i)
+      if (depth === 0) return i === n ? (number ? 'number' : 'json') : undefined
+      const inObject = nesting[depth - 1] === 1
+      if (buf[i] === (inObject ? CLOSE_OBJECT : CLOSE_ARRAY)) {
+        depth--
+        i++
+        continue
+      }
+      if (buf[i] !== COMMA) return undefined
+      i = skipSpace(buf, i + 1)
+      if (inObject) i = memberValue(buf, i)
+      if (i < 0) return undefined
+      break
+    }
   }
 }
 
-function jsonKind(text: string): PayloadKind | undefined {
-  try {
-    return typeof JSON.parse(text) === 'number' ? 'number' : 'json'
-  } catch {
-    return undefined
+const QUOTE = 0x22
+const COMMA = 0x2c
+const MINUS = 0x2d
+const COLON = 0x3a
+const OPEN_ARRAY = 0x5b
+const BACKSLASH = 0x5c
+const CLOSE_ARRAY = 0x5d
+const OPEN_OBJECT = 0x7b
+const CLOSE_OBJECT = 0x7d
+
+/** Open containers of `jsonKindOf`, kept between calls so that a scan allocates nothing. */
+let nesting: Uint8Array = new Uint8Array(64)
+const growNesting = (a: Uint8Array): Uint8Array => {
+  const bigger = new Uint8Array(a.length * 2)
+  bigger.set(a)
+  return bigger
+}
+
+const isDigit = (b: number | undefined): boolean => b !== undefined && b >= 0x30 && b <= 0x39
+const isHex = (b: number | undefined): boolean => b !== undefined && (isDigit(b) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x66))
+
+function skipSpace(buf: Buffer, i: number): number {
+  for (let b = buf[i]; b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d; b = buf[++i]);
+  return i
+}
+
+/** From a member's key (at i) past its colon to where its value starts; -1 when that is not a member. */
+function memberValue(buf: Buffer, i: number): number {
+  if (buf[i] !== QUOTE) return -1
+  i = stringEnd(buf, i)
+  if (i < 0) return -1
+  i = skipSpace(buf, i)
+  return buf[i] === COLON ? skipSpace(buf, i + 1) : -1
+}
+
+/** The end of the string that starts at i (a quote), or -1. */
+function stringEnd(buf: Buffer, i: number): number {
+  for (i++; i < buf.length; i++) {
+    const b = buf[i]!
+    if (b === QUOTE) return i + 1
+    if (b < 0x20) return -1
+    if (b !== BACKSLASH) continue
+    const e = buf[++i]
+    if (e === 0x75) {
+      // \uXXXX
+      if (!(isHex(buf[i + 1]) && isHex(buf[i + 2]) && isHex(buf[i + 3]) && isHex(buf[i + 4]))) return -1
+      i += 4
+    } else if (!(e === QUOTE || e === BACKSLASH || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74)) {
+      return -1
+    }
   }
+  return -1
+}
+
+/** The end of the number that starts at i: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?, or -1. */
+function numberEnd(buf: Buffer, i: number): number {
+  if (buf[i] === MINUS) i++
+  if (buf[i] === 0x30) i++
+  else if (isDigit(buf[i])) while (isDigit(buf[i])) i++
+  else return -1
+  if (buf[i] === 0x2e) {
+    if (!isDigit(buf[++i])) return -1
+    while (isDigit(buf[i])) i++
+  }
+  if (buf[i] === 0x65 || buf[i] === 0x45) {
+    i++
+    if (buf[i] === 0x2b || buf[i] === MINUS) i++
+    if (!isDigit(buf[i])) return -1
+    while (isDigit(buf[i])) i++
+  }
+  return i
+}
+
+const LITERALS = [Buffer.from('true'), Buffer.from('false'), Buffer.from('null')]
+
+/** The end of true, false or null at i, or -1. */
+function literalEnd(buf: Buffer, i: number): number {
+  for (const word of LITERALS) {
+    if (buf[i] === word[0] && buf.length - i >= word.length && buf.compare(word, 0, word.length, i, i + word.length) === 0) return i + word.length
+  }
+  return -1
 }
 
 /** UTF-16 units a UTF-8 lead byte starts: 4-byte sequences are astral, two units in JS. */
 const unitsOf = (lead: number): number => (lead >= 0xf0 ? 2 : 1)
 const isContinuation = (b: number): boolean => (b & 0xc0) === 0x80
 
-/** The first `maxUnits` UTF-16 units of valid UTF-8, decoded from just those bytes. */
-function utf8Prefix(buf: Buffer, maxUnits: number): string {
-  if (buf.length <= maxUnits) return buf.toString('utf8')
+/** Where the first `maxUnits` UTF-16 units of valid UTF-8 end, in bytes. */
+function utf8PrefixEnd(buf: Buffer, maxUnits: number): number {
+  if (buf.length <= maxUnits) return buf.length
   let units = 0
   let end = 0
   while (end < buf.length) {
@@ -184,44 +560,35 @@ function utf8Prefix(buf: Buffer, maxUnits: number): string {
     end++
     while (end < buf.length && isContinuation(buf[end]!)) end++
   }
-  return buf.toString('utf8', 0, end)
+  return end
 }
 
 /**
- * The first `maxUnits` UTF-16 units of a valid JSON payload with the whitespace between tokens removed.
- * Works on bytes (JSON's structural bytes are ASCII, so multi-byte characters never look like them) and
- * keeps the payload's own spelling of numbers and escapes. Most payloads are compact already: a copy is
- * made only once whitespace has to be skipped.
+ * Writes the first `maxUnits` UTF-16 units of a valid JSON payload, with the whitespace between tokens removed,
+ * to `into` at `at`; returns the bytes written. Works on bytes (JSON's structural bytes are ASCII, so multi-byte
+ * characters never look like them) and keeps the payload's own spelling of numbers and escapes.
  */
-function compactJsonPrefix(buf: Buffer, maxUnits: number): string {
-  let out: Buffer | undefined
+function compactJsonPrefix(buf: Buffer, maxUnits: number, into: Buffer, at: number): number {
   let n = 0
   let units = 0
   let inString = false
   let escaped = false
   for (let i = 0; i < buf.length; i++) {
     const b = buf[i]!
-    if (!inString && (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d)) {
-      if (out === undefined) {
-        out = Buffer.allocUnsafe(Math.min(buf.length, maxUnits * 4))
-        buf.copy(out, 0, 0, n)
-      }
-      continue
-    }
+    if (!inString && (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d)) continue
     if (!isContinuation(b)) {
       const u = unitsOf(b)
       if (units + u > maxUnits) break
       units += u
     }
-    if (out !== undefined) out[n] = b
-    n++
+    into[at + n++] = b
     if (inString) {
       if (escaped) escaped = false
       else if (b === 0x5c) escaped = true
       else if (b === 0x22) inString = false
     } else if (b === 0x22) inString = true
   }
-  return (out ?? buf).toString('utf8', 0, n)
+  return n
 }
 
 // -------------------------------------------------------------------------------------
@@ -231,13 +598,22 @@ function compactJsonPrefix(buf: Buffer, maxUnits: number): string {
 /**
  * Renders the index as a topic tree whose JSON fits 90% of `budgetChars`.
  *
- * Folding policy, deterministic for a given index: start from the roots, each folded, and unfold branches
- * level by level (all of level 1 before any of level 2), the cheapest first within a level; a branch whose
- * children do not fit the rest of the budget stays folded with its counts. So the top levels stay visible and
- * the deepest and widest branches are the ones folded. Structure comes before samples: once no more
- * branches can be unfolded, samples are added to the visible topics, top levels first, while they fit.
- * If even the folded roots do not fit, the whole tree becomes one folded summary node `#`.
+ * Folding policy, deterministic for a given index (ties go by tree order, never by arrival):
+ * - Biggest first. A branch weighs its share of the topics plus its share of the live messages. Starting from the
+ *   roots, the heaviest child of any shown branch is shown next while it fits, at whatever depth it is: the
+ *   budget goes where the topics and the traffic are.
+ * - A level that is not shown whole lists its shown children in name order, then one folded node named `+` (path
+ *   `parent/+`, the filter for that level) with the counts of the other children and everything below them; a
+ *   single child left over is shown as itself. At the top it is `#` when no root is shown.
+ * - One example first: the heaviest path is followed down to a topic, shown with its sample (as are topics on
+ *   the way), so that even a tree folded at its second level shows what its topics carry.
+ * - Structure before samples: once no more branches fit, samples are added to the visible topics, top levels
+ *   first, while they fit.
  * Sizes are computed, not stringified, while deciding; one stringify at the end checks the result.
+ *
+ * Work and memory are bounded by what is shown, not by the number of topics: the topics are sorted once into tree
+ * order, so that every branch is a run of the sorted keys; a pass over a branch's run counts its children and keeps
+ * only the heaviest few as objects (another pass keeps more when they run out, up to what could ever fit).
  */
 export function renderTree(index: TopicIndex, opts: RenderOptions): TopicTreeResult {
   const maxDepth = opts.depth ?? Infinity
@@ -248,10 +624,11 @@ export function renderTree(index: TopicIndex, opts: RenderOptions): TopicTreeRes
     throw new RangeError(`depth must be an integer ≥ 1, got ${opts.depth}`)
   }
   const totals = totalsOf(index)
+  const sorted = sortTopics(index)
   // headroom for the caller's envelope (stopped_by, content block framing)
   let target = Math.floor(opts.budgetChars * 0.9)
   for (let attempt = 0; attempt < 3 && target > 0; attempt++) {
-    const result = layout(index, totals, target, maxDepth, index.sampleChars > 0)
+    const result = layout(sorted, index.truncated, totals, target, maxDepth, index.sampleChars > 0)
     if (result === undefined) break
     const length = JSON.stringify(result).length
     if (length <= target) return result
@@ -274,12 +651,13 @@ function totalsOf(index: TopicIndex): Totals {
   let messages = 0
   let retained = 0
   let lastSeen = -Infinity
-  for (const s of index.topics.values()) {
-    messages += s.messages
-    if (s.retained) retained++
-    if (s.lastSeen > lastSeen) lastSeen = s.lastSeen
+  const t = index.topics
+  for (let row = 0; row < t.size; row++) {
+    messages += t.messages[row]!
+    if (t.isRetained(row)) retained++
+    if (t.lastSeen[row]! > lastSeen) lastSeen = t.lastSeen[row]!
   }
-  return { topics: index.topics.size, messages, retained, lastSeen }
+  return { topics: t.size, messages, retained, lastSeen }
 }
 
 function summaryOf(index: TopicIndex, t: Totals): TopicTreeResult {
@@ -302,61 +680,93 @@ function summaryOf(index: TopicIndex, t: Totals): TopicTreeResult {
   }
 }
 
-/** A level of the topic tree while rendering; counts aggregate the topics at or below it. */
-interface Branch {
-  readonly name: string
-  readonly parent: Branch | undefined
-  readonly depth: number
-  children: Map<string, Branch> | undefined
-  stats: TopicStats | undefined
+/** The topics in tree order, with their rows alongside: the only arrays as long as the index. */
+interface Sorted {
+  readonly table: TopicTable
+  readonly keys: readonly string[]
+  readonly rows: Int32Array
+}
+
+const SLASH = 0x2f
+
+/** Tree order: level by level, names by UTF-16 code units (as `<` compares them); so '/' sorts first. */
+function treeOrder(a: string, b: string): number {
+  const n = Math.min(a.length, b.length)
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i)
+    const y = b.charCodeAt(i)
+    if (x !== y) return (x === SLASH ? -1 : x) - (y === SLASH ? -1 : y)
+  }
+  return a.length - b.length
+}
+
+function sortTopics(index: TopicIndex): Sorted {
+  const table = index.topics
+  const keys = [...table.keys()].sort(treeOrder)
+  const rows = new Int32Array(keys.length)
+  keys.forEach((k, i) => (rows[i] = table.rowOf(k)!))
+  return { table, keys, rows }
+}
+
+/**
+ * A branch while laying out. In tree order a branch is a run of the sorted keys, `lo` up to `hi`: its own topic
+ * first (if it is one), then everything below it.
+ */
+interface Span {
+  lo: number
+  hi: number
+  /** Its name is keys[lo] from nameStart to nameEnd, its path keys[lo] up to nameEnd. */
+  nameStart: number
+  nameEnd: number
+  depth: number
+  /** The row of the topic whose name is this branch's path, or -1. */
+  own: number
   topics: number
   messages: number
   retained: number
   lastSeen: number
-  /** JSON-escaped length of the path, without quotes. */
+  weight: number
+  /** JSON-escaped length of the path, without quotes; -1 for the top, so that a root's is its name's. */
   escPath: number
   /** JSON length of this node shown folded (or as a leaf), without its sample. */
   cost: number
-  /** JSON length added by unfolding it: its children, each folded. */
-  delta: number
-  /** Visit order: breaks ties between equally cheap branches by their place in the sorted tree. */
-  seq: number
-  /** Children by name, set once the branch is unfolded. */
-  shown: Branch[] | undefined
+  /** Shown with its sample as part of the example path. */
+  sample: boolean
+  /** Its children, once counted. */
+  level: Level | undefined
+  /** Its place in the frontier: the weight and position of its next child (or a bound on them, before counting). */
+  rank: number
+  rankLo: number
 }
 
-function buildTrie(topics: ReadonlyMap<string, TopicStats>): Map<string, Branch> {
-  const roots = new Map<string, Branch>()
-  for (const [topic, s] of topics) {
-    let level = roots
-    let parent: Branch | undefined
-    let start = 0
-    for (;;) {
-      const slash = topic.indexOf('/', start)
-      const name = slash < 0 ? topic.slice(start) : topic.slice(start, slash)
-      let b = level.get(name)
-      if (b === undefined) {
-        b = {
-          name, parent, depth: parent === undefined ? 1 : parent.depth + 1, children: undefined, stats: undefined,
-          topics: 0, messages: 0, retained: 0, lastSeen: -Infinity, escPath: 0, cost: 0, delta: 0, seq: 0, shown: undefined,
-        }
-        level.set(name, b)
-      }
-      b.topics++
-      b.messages += s.messages
-      if (s.retained) b.retained++
-      if (s.lastSeen > b.lastSeen) b.lastSeen = s.lastSeen
-      if (slash < 0) {
-        b.stats = s
-        break
-      }
-      b.children ??= new Map()
-      level = b.children
-      parent = b
-      start = slash + 1
-    }
-  }
-  return roots
+/** The children of a branch, and which of them are shown. */
+interface Level {
+  /** The heaviest children, heaviest first; those before `next` were shown or skipped. */
+  kids: Span[]
+  next: number
+  /** How many children there are. */
+  count: number
+  /** The longest last_seen (JSON length) among them: what a `+` node's last_seen may cost. */
+  maxIso: number
+  shown: Span[]
+  shownTopics: number
+  shownMessages: number
+  shownRetained: number
+  /** Children that did not fit when their turn came, and the last of them. */
+  skipped: number
+  lastSkipped: Span | undefined
+  /** JSON length of what stands for the children not shown (a `+` node, the one child left, or nothing). */
+  restCost: number
+}
+
+/** What one layout shares. */
+interface Plan extends Sorted {
+  /** weight = topics × byTopic + messages × byMessage: a share of the topics plus a share of the messages, in integers. */
+  readonly byTopic: number
+  readonly byMessage: number
+  readonly maxDepth: number
+  /** No level can show more children than this within the target, so no pass keeps more. */
+  readonly maxKids: number
 }
 
 // JSON lengths of the fixed parts of a node; name, path, numbers and time are added per node
@@ -365,134 +775,374 @@ const KIND_KEY = ',"kind":""'.length
 const SAMPLE_KEY = ',"sample":'.length
 // ',"folded":true' and ',"children":[]' are both 14 characters, so unfolding only adds the children
 const FOLDED = ',"folded":true'.length
+/** The smallest node there can be, with its comma: `{"name":"","path":"","topics":1,"messages":0,"retained":0,"last_seen":null},`. */
+const MIN_NODE = NODE_FIXED + 2 + 2 + 3 + 4 + 1
+/** Children kept by a branch's first pass; each further pass keeps four times more. */
+const FIRST_PASS = 16
+/** Room (chars) below which a child that does not fit ends the counting: a few nodes' worth. */
+const FILL_ROOM = 1024
 
-function prepare(b: Branch): void {
-  const escName = jsonStringLength(b.name) - 2
-  b.escPath = b.parent === undefined ? escName : b.parent.escPath + 1 + escName
-  b.cost =
-    NODE_FIXED + escName + 2 + b.escPath + 2 +
-    digits(b.topics) + digits(b.messages) + digits(b.retained) + isoJsonLength(b.lastSeen) +
-    (b.stats === undefined ? 0 : KIND_KEY + b.stats.kind.length) +
-    (b.children === undefined ? 0 : FOLDED)
-}
-
-/** Prepares a branch's children and returns what unfolding it would add. */
-function unfoldDelta(b: Branch): number {
-  let sum = -1
-  for (const c of b.children!.values()) {
-    prepare(c)
-    sum += c.cost + 1
-  }
-  return sum
-}
-
-const byName = (a: Branch, b: Branch): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
-
-/** Decides what is shown within `target` characters and builds it; undefined when even the folded roots do not fit. */
-function layout(index: TopicIndex, t: Totals, target: number, maxDepth: number, samples: boolean): TopicTreeResult | undefined {
-  const roots = [...buildTrie(index.topics).values()].sort(byName)
+/** Decides what is shown within `target` characters and builds it; undefined when even the top level does not fit. */
+function layout(sorted: Sorted, truncated: boolean, t: Totals, target: number, maxDepth: number, samples: boolean): TopicTreeResult | undefined {
   // upper bound for the envelope: "folded":false is the longer spelling
-  let total = JSON.stringify({
-    topic_count: t.topics, message_count: t.messages, retained_count: t.retained, truncated: index.truncated, folded: false, tree: [],
+  const envelope = JSON.stringify({
+    topic_count: t.topics, message_count: t.messages, retained_count: t.retained, truncated, folded: false, tree: [],
   }).length
-  for (const r of roots) {
-    prepare(r)
-    total += r.cost
+  if (envelope > target) return undefined
+  const p: Plan = {
+    ...sorted,
+    byTopic: Math.max(1, t.messages),
+    byMessage: t.topics,
+    maxDepth,
+    maxKids: Math.floor(target / MIN_NODE) + 2,
   }
-  total += Math.max(0, roots.length - 1)
+  const top = span(0, sorted.keys.length, 0, -1, 0, -1, t.topics, t.messages, t.retained, t.lastSeen, 0, -1, 0)
+  if (t.topics === 0) return build(p, top, false, target, envelope, truncated, t)
+  countChildren(p, top, FIRST_PASS)
+  const lv = top.level!
+  lv.restCost = restCost(top, lv, lv.count, lv.count === 1 ? lv.kids[0] : undefined, t.topics, t.messages, t.retained)
+  let total = envelope + lv.restCost
   if (total > target) return undefined
 
-  let seq = 0
-  let foldedToFit = false
-  const heap = new BranchHeap()
-  const offer = (b: Branch): void => {
-    b.seq = seq++
-    if (b.children === undefined || b.depth >= maxDepth) return
-    b.delta = unfoldDelta(b)
-    heap.push(b)
-  }
-  roots.forEach(offer)
-  for (let b = heap.pop(); b !== undefined; b = heap.pop()) {
-    if (total + b.delta > target) {
-      foldedToFit = true
-      continue
-    }
-    total += b.delta
-    b.shown = [...b.children!.values()].sort(byName)
-    b.shown.forEach(offer)
+  // the example path: the heaviest child at each level, down to a topic
+  const path: Span[] = [top]
+  for (let at = top; ; ) {
+    ensureLookahead(p, at)
+    const level = at.level!
+    const c = level.kids[level.next]
+    if (c === undefined) break
+    const extra = samples && c.own >= 0 ? SAMPLE_KEY + jsonStringLength(p.table.sampleOf(c.own)) : 0
+    const added = show(p, at, c, extra, target - total)
+    if (added === undefined) break
+    total += added
+    if (!expandable(p, c)) break
+    countChildren(p, c, FIRST_PASS)
+    path.push(c)
+    at = c
   }
 
-  // breadth first over what is shown: samples go to the top levels first, and parents are built before children
-  const tree: TopicTreeNode[] = []
-  const queue: { b: Branch; path: string; into: TopicTreeNode[] }[] = roots.map((b) => ({ b, path: b.name, into: tree }))
-  for (let head = 0; head < queue.length; head++) {
-    const { b, path, into } = queue[head]!
-    const node: TopicTreeNode = {
-      name: b.name, path, topics: b.topics, messages: b.messages, retained: b.retained, last_seen: isoOrNull(b.lastSeen),
+  // then the heaviest child of any shown branch, while anything fits; branches are counted when their turn comes.
+  // Once a child does not fit and little room is left, the children counted so far are enough to fill it: without
+  // this, every shown branch would be counted and all its children tried, for the last few characters.
+  let filling = false
+  const frontier = new Heap<Span>(ranksBefore)
+  const offer = (b: Span): void => {
+    if (b.level === undefined) {
+      if (filling) return
+      // nothing below a branch weighs more than the branch without its own topic
+      b.rank = b.weight - ownWeight(p, b)
+      b.rankLo = b.lo
+    } else {
+      if (!filling) ensureLookahead(p, b)
+      const next = b.level.kids[b.level.next]
+      if (next === undefined) return
+      b.rank = next.weight
+      b.rankLo = next.lo
     }
-    if (b.stats !== undefined) {
-      node.kind = b.stats.kind
-      if (samples) {
-        const extra = SAMPLE_KEY + jsonStringLength(b.stats.sample)
-        if (total + extra <= target) {
-          total += extra
-          node.sample = b.stats.sample
-        }
+    frontier.push(b)
+  }
+  path.forEach(offer)
+  for (let b = frontier.pop(); b !== undefined; b = frontier.pop()) {
+    if (b.level === undefined) {
+      countChildren(p, b, FIRST_PASS)
+    } else {
+      const level = b.level
+      const c = level.kids[level.next]!
+      const added = show(p, b, c, 0, target - total)
+      if (added === undefined) {
+        level.next++
+        level.skipped++
+        level.lastSkipped = c
+        if (target - total < FILL_ROOM) filling = true
+      } else {
+        total += added
+        if (expandable(p, c)) offer(c)
       }
     }
-    if (b.shown !== undefined) {
-      const children: TopicTreeNode[] = []
-      node.children = children
-      for (const c of b.shown) queue.push({ b: c, path: `${path}/${c.name}`, into: children })
-    } else if (b.children !== undefined) {
-      node.folded = true
-    }
-    into.push(node)
+    offer(b)
   }
-  return {
-    topic_count: t.topics, message_count: t.messages, retained_count: t.retained, truncated: index.truncated, folded: foldedToFit, tree,
+  return build(p, top, samples, target, total, truncated, t)
+}
+
+/** A new span, or `reuse` filled anew (a pass reuses the objects of children that heavier ones pushed out). */
+function span(
+  lo: number, hi: number, nameStart: number, nameEnd: number, depth: number, own: number,
+  topics: number, messages: number, retained: number, lastSeen: number, weight: number, escPath: number, cost: number,
+  reuse?: Span,
+): Span {
+  if (reuse === undefined) {
+    return {
+      lo, hi, nameStart, nameEnd, depth, own, topics, messages, retained, lastSeen, weight, escPath, cost,
+      sample: false, level: undefined, rank: 0, rankLo: 0,
+    }
+  }
+  reuse.lo = lo
+  reuse.hi = hi
+  reuse.nameStart = nameStart
+  reuse.nameEnd = nameEnd
+  reuse.depth = depth
+  reuse.own = own
+  reuse.topics = topics
+  reuse.messages = messages
+  reuse.retained = retained
+  reuse.lastSeen = lastSeen
+  reuse.weight = weight
+  reuse.escPath = escPath
+  reuse.cost = cost
+  return reuse
+}
+
+const ownWeight = (p: Plan, b: Span): number => (b.own < 0 ? 0 : p.byTopic + p.table.messages[b.own]! * p.byMessage)
+
+/** What a branch's own topic adds to its counts. */
+const ownCounts = (p: Plan, b: Span): { topics: number; messages: number; retained: number } =>
+  b.own < 0 ? NO_COUNTS : { topics: 1, messages: p.table.messages[b.own]!, retained: p.table.isRetained(b.own) ? 1 : 0 }
+const NO_COUNTS = { topics: 0, messages: 0, retained: 0 }
+
+const hasChildren = (b: Span): boolean => b.topics > (b.own < 0 ? 0 : 1)
+
+/** Whether a shown branch may be unfolded: it has children and is above the level `depth` asks to fold. */
+const expandable = (p: Plan, b: Span): boolean => hasChildren(b) && b.depth < p.maxDepth
+
+/** Heavier first, then tree order. */
+const heavier = (w: number, lo: number, than: Span): boolean => w > than.weight || (w === than.weight && lo < than.lo)
+const lighter = (a: Span, b: Span): boolean => heavier(b.weight, b.lo, a)
+const ranksBefore = (a: Span, b: Span): boolean => a.rank > b.rank || (a.rank === b.rank && a.rankLo < b.rankLo)
+
+/** Whether `k`, a key in the same run as `key`, has the same name from `from` to `to` (the end of that level in `key`). */
+function sameName(k: string, key: string, from: number, to: number): boolean {
+  if (k.length < to || (k.length > to && k.charCodeAt(to) !== SLASH)) return false
+  for (let i = from; i < to; i++) if (k.charCodeAt(i) !== key.charCodeAt(i)) return false
+  return true
+}
+
+/**
+ * Counts the children of `b` in one pass over its run and keeps the `keep` heaviest, heaviest first. Only kept
+ * children become objects, and a child pushed out by a heavier one lends its object to the next.
+ */
+function countChildren(p: Plan, b: Span, keep: number): void {
+  const { keys, rows, table } = p
+  const from = b.nameEnd + 1
+  const kept = new Heap<Span>(lighter)
+  let count = 0
+  let maxIso = 0
+  for (let i = b.own < 0 ? b.lo : b.lo + 1; i < b.hi; ) {
+    const key = keys[i]!
+    let to = key.indexOf('/', from)
+    if (to < 0) to = key.length
+    // in tree order a topic comes right before the topics below it
+    const own = key.length === to ? rows[i]! : -1
+    let topics = 0
+    let messages = 0
+    let retained = 0
+    let lastSeen = -Infinity
+    let j = i
+    do {
+      const row = rows[j]!
+      topics++
+      messages += table.messages[row]!
+      if (table.isRetained(row)) retained++
+      if (table.lastSeen[row]! > lastSeen) lastSeen = table.lastSeen[row]!
+      j++
+    } while (j < b.hi && sameName(keys[j]!, key, from, to))
+    count++
+    maxIso = Math.max(maxIso, isoJsonLength(lastSeen))
+    const weight = topics * p.byTopic + messages * p.byMessage
+    if (kept.size < keep || heavier(weight, i, kept.peek()!)) {
+      const escName = escapedLength(key, from, to)
+      const escPath = b.escPath + 1 + escName
+      const cost =
+        NODE_FIXED + escName + 2 + escPath + 2 + digits(topics) + digits(messages) + digits(retained) + isoJsonLength(lastSeen) +
+        (own < 0 ? 0 : KIND_KEY + table.kindOf(own).length) + (topics > (own < 0 ? 0 : 1) ? FOLDED : 0)
+      const c = span(i, j, from, to, b.depth + 1, own, topics, messages, retained, lastSeen, weight, escPath, cost, kept.size < keep ? undefined : kept.pop())
+      kept.push(c)
+    }
+    i = j
+  }
+  const kids = kept.drain().reverse()
+  if (b.level !== undefined) {
+    b.level.kids = kids
+    return
+  }
+  b.level = {
+    kids, next: 0, count, maxIso, shown: [], shownTopics: 0, shownMessages: 0, shownRetained: 0, skipped: 0, lastSkipped: undefined, restCost: 0,
   }
 }
 
-/** A binary min-heap of branches by (depth, delta, seq): level by level, cheapest first, then tree order. */
-class BranchHeap {
-  private readonly items: Branch[] = []
+/** Makes sure the next child and the one after it are counted, when they exist and could still be shown. */
+function ensureLookahead(p: Plan, b: Span): void {
+  const lv = b.level!
+  const want = Math.min(lv.count, lv.next + 2, p.maxKids)
+  if (lv.kids.length < want) countChildren(p, b, Math.min(p.maxKids, Math.max(want, lv.kids.length * 4)))
+}
 
-  push(b: Branch): void {
+/** JSON length of what stands for `left` children not shown: nothing, the one child `alone`, or a `+` node with these counts. */
+function restCost(b: Span, lv: Level, left: number, alone: Span | undefined, topics: number, messages: number, retained: number): number {
+  if (left === 0) return 0
+  if (left === 1) return alone === undefined ? Infinity : alone.cost
+  return NODE_FIXED + 3 + b.escPath + 2 + 2 + digits(topics) + digits(messages) + digits(retained) + lv.maxIso + FOLDED
+}
+
+/**
+ * Shows `c`, the next child of `b` (with `extra` characters of sample), if what that adds fits in `room`;
+ * returns what it added, or undefined and changes nothing.
+ */
+function show(p: Plan, b: Span, c: Span, extra: number, room: number): number | undefined {
+  const lv = b.level!
+  const left = lv.count - lv.shown.length - 1
+  const alone = left !== 1 ? undefined : lv.skipped > 0 ? lv.lastSkipped : lv.kids[lv.next + 1]
+  const own = ownCounts(p, b)
+  const rest = restCost(
+    b, lv, left, alone,
+    b.topics - own.topics - lv.shownTopics - c.topics,
+    b.messages - own.messages - lv.shownMessages - c.messages,
+    b.retained - own.retained - lv.shownRetained - c.retained,
+  )
+  // a folded branch has no rest yet (restCost 0), and its "folded":true is as long as the "children":[] it gets
+  const added = c.cost + extra + rest - lv.restCost + (left > 0 ? 1 : 0)
+  if (!(added <= room)) return undefined
+  lv.shown.push(c)
+  lv.shownTopics += c.topics
+  lv.shownMessages += c.messages
+  lv.shownRetained += c.retained
+  lv.restCost = rest
+  lv.next++
+  c.sample = extra > 0
+  return added
+}
+
+/** Builds what `layout` decided, breadth first: samples go to the top levels first, and parents are built before children. */
+function build(p: Plan, top: Span, samples: boolean, target: number, total: number, truncated: boolean, t: Totals): TopicTreeResult {
+  const { keys, rows, table } = p
+  let folded = false
+  const tree: TopicTreeNode[] = []
+  // a parent's rest node is queued right after its children, so it lands last among them
+  const queue: { b: Span | undefined; rest: TopicTreeNode | undefined; into: TopicTreeNode[] }[] = []
+  const enqueueChildren = (b: Span, into: TopicTreeNode[]): void => {
+    const lv = b.level!
+    const shown = [...lv.shown].sort((x, y) => x.lo - y.lo)
+    const left = lv.count - shown.length
+    if (left === 1) {
+      const alone = lv.skipped > 0 ? lv.lastSkipped! : lv.kids[lv.next]!
+      const before = shown.findIndex((x) => x.lo > alone.lo)
+      shown.splice(before < 0 ? shown.length : before, 0, alone)
+    }
+    for (const c of shown) queue.push({ b: c, rest: undefined, into })
+    if (left >= 2) queue.push({ b: undefined, rest: restOf(b, shown), into })
+  }
+  const restOf = (b: Span, shown: readonly Span[]): TopicTreeNode => {
+    folded = true
+    const lv = b.level!
+    // its counts are what the shown children leave; its last_seen needs the topics between them
+    let last = -Infinity
+    let i = b.own < 0 ? b.lo : b.lo + 1
+    for (const c of shown) {
+      for (; i < c.lo; i++) last = Math.max(last, table.lastSeen[rows[i]!]!)
+      i = c.hi
+    }
+    for (; i < b.hi; i++) last = Math.max(last, table.lastSeen[rows[i]!]!)
+    const own = ownCounts(p, b)
+    const name = b.depth === 0 && lv.shown.length === 0 ? '#' : '+'
+    return {
+      name,
+      path: b.depth === 0 ? name : `${keys[b.lo]!.slice(0, b.nameEnd)}/+`,
+      topics: b.topics - own.topics - lv.shownTopics,
+      messages: b.messages - own.messages - lv.shownMessages,
+      retained: b.retained - own.retained - lv.shownRetained,
+      last_seen: isoOrNull(last),
+      folded: true,
+    }
+  }
+  if (top.level !== undefined) enqueueChildren(top, tree)
+  for (let head = 0; head < queue.length; head++) {
+    const { b, rest, into } = queue[head]!
+    if (b === undefined) {
+      into.push(rest!)
+      continue
+    }
+    const key = keys[b.lo]!
+    const node: TopicTreeNode = {
+      name: key.slice(b.nameStart, b.nameEnd),
+      path: key.slice(0, b.nameEnd),
+      topics: b.topics,
+      messages: b.messages,
+      retained: b.retained,
+      last_seen: isoOrNull(b.lastSeen),
+    }
+    if (b.own >= 0) {
+      node.kind = table.kindOf(b.own)
+      const sample = table.sampleOf(b.own)
+      const extra = SAMPLE_KEY + jsonStringLength(sample)
+      if (b.sample) node.sample = sample
+      else if (samples && total + extra <= target) {
+        total += extra
+        node.sample = sample
+      }
+    }
+    into.push(node)
+    if (b.level !== undefined && b.level.shown.length > 0) {
+      const children: TopicTreeNode[] = []
+      node.children = children
+      enqueueChildren(b, children)
+    } else if (hasChildren(b)) {
+      node.folded = true
+      if (b.depth < p.maxDepth) folded = true
+    }
+  }
+  return { topic_count: t.topics, message_count: t.messages, retained_count: t.retained, truncated, folded, tree }
+}
+
+/** A binary heap; `before(a, b)` says a comes out first. */
+class Heap<T> {
+  private readonly items: T[] = []
+
+  constructor(private readonly before: (a: T, b: T) => boolean) {}
+
+  get size(): number {
+    return this.items.length
+  }
+
+  peek(): T | undefined {
+    return this.items[0]
+  }
+
+  push(x: T): void {
     const a = this.items
-    a.push(b)
-    let i = a.length - 1
-    while (i > 0) {
-      const p = (i - 1) >> 1
-      if (!before(a[i]!, a[p]!)) break
-      ;[a[i], a[p]] = [a[p]!, a[i]!]
-      i = p
+    a.push(x)
+    for (let i = a.length - 1; i > 0; ) {
+      const up = (i - 1) >> 1
+      if (!this.before(a[i]!, a[up]!)) break
+      ;[a[i], a[up]] = [a[up]!, a[i]!]
+      i = up
     }
   }
 
-  pop(): Branch | undefined {
+  pop(): T | undefined {
     const a = this.items
-    const top = a[0]
+    const first = a[0]
     const last = a.pop()
-    if (a.length === 0 || last === undefined) return top
+    if (a.length === 0 || last === undefined) return first
     a[0] = last
-    let i = 0
-    for (;;) {
+    for (let i = 0; ; ) {
       const l = 2 * i + 1
       const r = l + 1
       let m = i
-      if (l < a.length && before(a[l]!, a[m]!)) m = l
-      if (r < a.length && before(a[r]!, a[m]!)) m = r
+      if (l < a.length && this.before(a[l]!, a[m]!)) m = l
+      if (r < a.length && this.before(a[r]!, a[m]!)) m = r
       if (m === i) break
       ;[a[i], a[m]] = [a[m]!, a[i]!]
       i = m
     }
-    return top
+    return first
+  }
+
+  /** Empties the heap, in the order things come out. */
+  drain(): T[] {
+    const out: T[] = []
+    for (let x = this.pop(); x !== undefined; x = this.pop()) out.push(x)
+    return out
   }
 }
-
-const before = (x: Branch, y: Branch): boolean =>
-  x.depth !== y.depth ? x.depth < y.depth : x.delta !== y.delta ? x.delta < y.delta : x.seq < y.seq
 
 // -------------------------------------------------------------------------------------
 // sizes
@@ -514,15 +1164,18 @@ function isoJsonLength(ms: number): number {
   return ms >= MIN_4_DIGIT_YEAR && ms <= MAX_4_DIGIT_YEAR ? 26 : 29
 }
 
-/** Length of `JSON.stringify(s)`, without building it (ES2019 well-formed: lone surrogates become \uXXXX). */
-function jsonStringLength(s: string): number {
-  let n = s.length + 2
-  for (let i = 0; i < s.length; i++) {
+/** Length of `JSON.stringify(s)`, without building it. */
+const jsonStringLength = (s: string): number => escapedLength(s, 0, s.length) + 2
+
+/** Length of `s` from `from` to `to` escaped for JSON, without quotes (ES2019 well-formed: lone surrogates become \uXXXX). */
+function escapedLength(s: string, from: number, to: number): number {
+  let n = to - from
+  for (let i = from; i < to; i++) {
     const c = s.charCodeAt(i)
     if (c < 0x20) n += c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 1 : 5
     else if (c === 0x22 || c === 0x5c) n += 1
     else if (c >= 0xd800 && c <= 0xdfff) {
-      const next = i + 1 < s.length ? s.charCodeAt(i + 1) : 0
+      const next = i + 1 < to ? s.charCodeAt(i + 1) : 0
       if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++
       else n += 5
     }

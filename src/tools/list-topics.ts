@@ -30,11 +30,16 @@ const output = object({
   folded: t.boolean,
   tree: described(
     t.array(t.UnknownRecord),
-    'Root nodes: { name, path, topics, messages, retained, last_seen, kind?, sample?, children? | folded: true }.',
+    'Root nodes: { name, path, topics, messages, retained, last_seen, kind?, sample?, children? | folded: true }. A folded node named + (path parent/+) sums the children of its parent that are not shown; # at the top sums everything.',
   ),
   interruptions: t.array(object({ start: t.string, end: nullableString, error: t.string })),
   notes: t.array(t.string),
 })
+
+const FOLDED_NOTE =
+  'Some branches are folded to fit the output budget (folded: true, with their counts; a node named + sums the rest of its level); call again with a narrower pattern to open them.'
+const NO_RETAINED_NOTE =
+  'No retained messages were seen. Some brokers (RabbitMQ) do not deliver retained messages to wildcard subscriptions.'
 
 export const listTopics = defineTool({
   name: 'mqtt_list_topics',
@@ -42,7 +47,8 @@ export const listTopics = defineTool({
   description: [
     'Discovers topics below pattern (default #) by listening for duration_seconds (5, max 300) with one wildcard subscription at QoS 0; $SYS/# only with include_system.',
     'Returns topic_count, message_count, retained_count and a tree: each node has its topic and live message counts, retained count, last_seen, and on topics the payload kind (json/text/number/binary/empty) and a short sample.',
-    'Branches that do not fit the output budget are folded into their parent with counts (folded: true); depth folds every node at that level. Retained messages delivered on subscribe are marked retained, not counted as live traffic.',
+    'The biggest branches (most topics and live messages) are shown first; branches that do not fit the output budget are folded with their counts (folded: true), and when a level has more children than fit, the rest of them are summed in one folded node named + (path parent/+).',
+    'With depth, every node at that level is folded. Retained messages delivered on subscribe are marked retained, not counted as live traffic.',
   ].join(' '),
   input,
   output,
@@ -65,17 +71,22 @@ export const listTopics = defineTool({
       )
       if (E.isLeft(window)) return window
       const w = window.right
+      const topics = w.state.topics.size
+      const notes: string[] = []
+      if (w.state.truncated) notes.push(`Stopped indexing at max_topics (${args.max_topics}); raise it or narrow pattern to see the rest.`)
+      // the notes that depend on the tree are in while sizing it, and dropped below when they do not apply
+      if (topics > 0) notes.push(FOLDED_NOTE, NO_RETAINED_NOTE)
+      else notes.push(`Nothing was published below ${args.pattern} in ${args.duration_seconds} s and nothing is retained there.`)
+      const interruptions = gapsBetween(session, w.startedAt, w.endedAt)
+      // the answer is this frame plus the tree's JSON: the tree gets what the frame leaves of the budget
+      const frame = JSON.stringify({ session_id: session.id, pattern: args.pattern, stopped_by: w.stoppedBy, interruptions, notes }).length
+      const treeChars = Math.floor(ctx.config.outputBudgetChars * 0.95) - frame
       const tree = renderTree(w.state, {
-        budgetChars: Math.floor(ctx.config.outputBudgetChars * 0.9),
+        // renderTree keeps its JSON within 90% of budgetChars
+        budgetChars: Math.max(1, Math.floor(treeChars / 0.9)),
         ...(args.depth !== undefined ? { depth: args.depth } : {}),
       })
-      const notes: string[] = []
-      if (tree.truncated) notes.push(`Stopped indexing at max_topics (${args.max_topics}); raise it or narrow pattern to see the rest.`)
-      if (tree.folded) notes.push('Some branches are folded to fit the output budget; call again with a narrower pattern to open them.')
-      if (tree.topic_count > 0 && tree.retained_count === 0) {
-        notes.push('No retained messages were seen. Some brokers (RabbitMQ) do not deliver retained messages to wildcard subscriptions.')
-      }
-      if (tree.topic_count === 0) notes.push(`Nothing was published below ${args.pattern} in ${args.duration_seconds} s and nothing is retained there.`)
+      const shownNotes = notes.filter((n) => (n !== FOLDED_NOTE || tree.folded) && (n !== NO_RETAINED_NOTE || tree.retained_count === 0))
       return E.right({
         session_id: session.id,
         pattern: args.pattern,
@@ -86,8 +97,8 @@ export const listTopics = defineTool({
         truncated: tree.truncated,
         folded: tree.folded,
         tree: tree.tree as unknown as Array<Record<string, unknown>>,
-        interruptions: gapsBetween(session, w.startedAt, w.endedAt),
-        notes,
+        interruptions,
+        notes: shownNotes,
       })
     })
   },

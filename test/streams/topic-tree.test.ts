@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import test from 'ava'
 import fc from 'fast-check'
 import type { Message } from '../../src/streams/types.js'
@@ -7,6 +8,7 @@ import {
   renderTree,
   type TopicIndex,
   type TopicIndexOptions,
+  type TopicStats,
   type TopicTreeNode,
   type TopicTreeResult,
 } from '../../src/streams/topic-tree.js'
@@ -22,6 +24,9 @@ const msg = (topic: string, payload: string | Buffer, opts: { retain?: boolean; 
   receivedAt: opts.at ?? T0,
 })
 
+/** The fields of a stats view, as a plain object. */
+const plain = ({ messages, retained, lastSeen, kind, sample, sizeBytes }: TopicStats): TopicStats => ({ messages, retained, lastSeen, kind, sample, sizeBytes })
+
 const indexAll = (messages: readonly Message[], opts: TopicIndexOptions = { maxTopics: 100_000 }): TopicIndex =>
   messages.reduce(indexStep, initialTopicIndex(opts))
 
@@ -32,33 +37,54 @@ function nodesOf(tree: readonly TopicTreeNode[]): TopicTreeNode[] {
   return out
 }
 
-/** What is wrong with a tree: counts must add up from leaves to roots, children be sorted and named after their paths, folded nodes hide their children. */
+/** Every node that stands for folded topics: folded branches and the `+` / `#` nodes that sum the rest of a level. */
+const foldedOf = (r: TopicTreeResult): TopicTreeNode[] => nodesOf(r.tree).filter((n) => n.folded === true)
+
+/** `+` (or `#` alone at the top) sums the children of its parent that are not shown: always folded, always last. */
+const isRest = (n: TopicTreeNode): boolean => n.name === '+' || n.name === '#'
+
+/**
+ * What is wrong with a tree: counts must add up from leaves to roots, children be sorted and named after their paths,
+ * folded nodes hide their children, and a rest node (`+`) comes last, folded, without kind or sample.
+ */
 function problemsOf(r: TopicTreeResult): string[] {
   const problems: string[] = []
   const expect = (ok: boolean, what: string): void => void (ok || problems.push(what))
   const sum = (ns: readonly TopicTreeNode[], f: (n: TopicTreeNode) => number): number => ns.reduce((acc, n) => acc + f(n), 0)
-  if (r.tree[0]?.path !== '#') {
-    expect(sum(r.tree, (n) => n.topics) === r.topic_count, 'root topics add up to topic_count')
-    expect(sum(r.tree, (n) => n.messages) === r.message_count, 'root messages add up to message_count')
-    expect(sum(r.tree, (n) => n.retained) === r.retained_count, 'root retained add up to retained_count')
-  }
+  expect(sum(r.tree, (n) => n.topics) === r.topic_count, 'root topics add up to topic_count')
+  expect(sum(r.tree, (n) => n.messages) === r.message_count, 'root messages add up to message_count')
+  expect(sum(r.tree, (n) => n.retained) === r.retained_count, 'root retained add up to retained_count')
+  const restsLast = (ns: readonly TopicTreeNode[], where: string): void =>
+    ns.forEach((c, i) => {
+      if (!isRest(c)) return
+      expect(i === ns.length - 1, `${where}: ${c.path} is not last`)
+      expect(c.folded === true && c.kind === undefined && c.sample === undefined && c.topics >= 2, `${c.path}: a rest node`)
+    })
+  restsLast(r.tree, 'tree')
+  expect(r.tree.every((n, i) => i === 0 || isRest(n) || r.tree[i - 1]!.name < n.name), 'roots sorted')
+  expect(r.tree.every((n) => n.name !== '#' || r.tree.length === 1), '# only alone')
+  expect(!foldedOf(r).some(isRest) || r.folded, 'a rest node means folded to fit')
   for (const n of nodesOf(r.tree)) {
     const own = n.kind === undefined ? 0 : 1
     expect(!(n.folded === true && n.children !== undefined), `${n.path}: folded with children`)
     expect(n.sample === undefined || n.kind !== undefined, `${n.path}: sample without kind`)
+    expect(n.topics >= 1 && n.retained <= n.topics, `${n.path}: counts`)
     if (n.children === undefined) {
       expect(n.folded === true || n.topics === own, `${n.path}: a leaf that is not a topic`)
       continue
     }
     const kids = n.children
+    expect(kids.length > 0, `${n.path}: empty children`)
     expect(n.topics === sum(kids, (c) => c.topics) + own, `${n.path}: topics`)
     const kidsMessages = sum(kids, (c) => c.messages)
     expect(own === 0 ? n.messages === kidsMessages : n.messages >= kidsMessages, `${n.path}: messages`)
     const kidsRetained = sum(kids, (c) => c.retained)
     expect(n.retained >= kidsRetained && n.retained <= kidsRetained + own, `${n.path}: retained`)
+    restsLast(kids, n.path)
+    expect(kids.filter(isRest).every((c) => c.name === '+'), `${n.path}: # below the top`)
     kids.forEach((c, i) => {
       expect(c.path === `${n.path}/${c.name}`, `${c.path}: path`)
-      expect(i === 0 || kids[i - 1]!.name < c.name, `${c.path}: sorted`)
+      expect(i === 0 || isRest(c) || kids[i - 1]!.name < c.name, `${c.path}: sorted`)
       expect(n.last_seen !== null && c.last_seen !== null && n.last_seen >= c.last_seen, `${c.path}: last_seen`)
     })
   }
@@ -78,7 +104,7 @@ test('indexStep records counts, last seen, kind and a sample of the last payload
     msg('home/cam', Buffer.from([0xff, 0xd8, 0xff, 0xe0]), { at: T0 + 4000 }),
     msg('home/door', '', { at: T0 + 5000 }),
   ])
-  const stats = Object.fromEntries(index.topics)
+  const stats = Object.fromEntries([...index.topics].map(([topic, s]) => [topic, plain(s)]))
   t.deepEqual(stats['home/kitchen/temp'], { messages: 1, retained: true, lastSeen: T0 + 1000, kind: 'number', sample: '21.5', sizeBytes: 6 })
   t.deepEqual(stats['home/kitchen/state'], {
     messages: 1, retained: false, lastSeen: T0 + 2000, kind: 'json', sample: '{"on":true,"level":3,"name":"a b"}', sizeBytes: 43,
@@ -130,6 +156,91 @@ test('indexStep cuts samples to sampleChars without splitting a character', (t) 
   t.is(index.topics.get('long')?.sizeBytes, 10_000)
   // bytes that are not UTF-8 are binary even when they would parse after a lossy decode
   t.is(index.topics.get('bad-utf8')?.kind, 'binary')
+})
+
+test('indexStep calls a payload json or number exactly when JSON.parse accepts it', (t) => {
+  const expected = (buf: Buffer): string => {
+    if (buf.length === 0) return 'empty'
+    if (!isUtf8(buf)) return 'binary'
+    try {
+      return typeof JSON.parse(buf.toString('utf8')) === 'number' ? 'number' : 'json'
+    } catch {
+      return 'text'
+    }
+  }
+  const kindOf = (buf: Buffer): string | undefined => indexAll([msg('k', buf)]).topics.get('k')?.kind
+  const cases = [
+    '{}', '[]', ' [ ] ', '{"a":1}', '{"a":[1,{"b":null}],"c":"\\u00e9\\n"}', '"x"', '""', '0', '-0', '12.5e-3', '1E+2', 'true', 'false', 'null',
+    '{"a":1,}', '[1,]', '{"a"}', '{"a":}', '{1:2}', '01', '1.', '.5', '-', '1e', '+1', 'tru', 'nul', 'true false', '"a', '"\\x"', '"\\u12g4"',
+    '"tab\there"', '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]',
+    '[1]]', '{"a":1}}', '\ufeff{}', '{"é":"ü"}', 'NaN', 'Infinity', '1e400', '\n', ' ',
+  ]
+  for (const c of cases) t.is(kindOf(Buffer.from(c)), expected(Buffer.from(c)), c)
+  t.is(kindOf(Buffer.from('['.repeat(100_000) + ']'.repeat(100_000))), 'json')
+  // JSON texts, with whitespace between tokens, and the same cut or changed at one byte
+  const text = fc.oneof(
+    fc.json(),
+    fc.json().map((j) => j.replace(/([,:[\]{}])/g, (m) => [' ', '\n', '\t', '\r', ''][m.charCodeAt(0) % 5]! + m)),
+    fc.tuple(fc.json(), fc.nat(), fc.constantFrom('', ',', ']', '}', '"', '\\', ' ', 'e', '.', '-', '0', 'x')).map(([j, at, x]) => {
+      const i = at % (j.length + 1)
+      return j.slice(0, i) + x + j.slice(i + 1)
+    }),
+    fc.string({ maxLength: 30 }),
+  )
+  fc.assert(fc.property(text, (x) => kindOf(Buffer.from(x)) === expected(Buffer.from(x))), { numRuns: 3000 })
+})
+
+test("a topic's sample is always that of its last payload, however payloads grow and shrink (samples are kept in shared chunks)", (t) => {
+  // each topic's stats depend on its last payload only: the same as indexing that message alone
+  const check = (messages: readonly Message[], sampleChars: number): string[] => {
+    const all = indexAll(messages, { maxTopics: 100_000, sampleChars })
+    const last = new Map(messages.map((m) => [m.topic, m]))
+    const alone = indexAll([...last.values()], { maxTopics: 100_000, sampleChars })
+    return [...last.keys()].filter((topic) => {
+      const a = all.topics.get(topic)!
+      const b = alone.topics.get(topic)!
+      return a.sample !== b.sample || a.kind !== b.kind || a.sizeBytes !== b.sizeBytes
+    })
+  }
+  // rounds of long, short and empty payloads over 1,000 topics: megabytes of samples replaced, chunks compacted
+  const rounds: Message[] = []
+  for (let r = 0; r < 60; r++) {
+    for (let i = 0; i < 1000; i++) {
+      const size = (r * 7 + i) % 5 === 0 ? 0 : ((r * 31 + i * 17) % 300) + 1
+      rounds.push(msg(`t/${i}`, i % 3 === 0 ? JSON.stringify({ r, i, pad: 'é'.repeat(size >> 2) }) : `${r}:${'x'.repeat(size)}`))
+    }
+  }
+  t.deepEqual(check(rounds, 80), [])
+  t.deepEqual(check(rounds, 1), [])
+  // samples longer than a chunk (64 KB) get one of their own
+  const long = [msg('a', 'y'.repeat(100_000)), msg('b', 'z'.repeat(10)), msg('a', 'w'.repeat(70_000)), msg('c', 'v'.repeat(90_000))]
+  t.deepEqual(check(long, 40_000), [])
+  t.is(indexAll(long, { maxTopics: 10, sampleChars: 40_000 }).topics.get('c')?.sample, 'v'.repeat(40_000))
+  fc.assert(
+    fc.property(
+      fc.array(fc.record({ topic: fc.constantFrom('a', 'b', 'c', 'd/e'), payload: fc.oneof(fc.string({ maxLength: 300 }), fc.json(), fc.uint8Array({ maxLength: 20 }).map((u) => Buffer.from(u))) }), { maxLength: 200 }),
+      fc.integer({ min: 0, max: 100 }),
+      (ms, sampleChars) => check(ms.map((m) => msg(m.topic, m.payload)), sampleChars).length === 0,
+    ),
+    { numRuns: 300 },
+  )
+})
+
+test('the stats of a topic are a view: what is set on them is what the index and the tree show', (t) => {
+  const index = indexAll([msg('a/b', '{"x":1}'), msg('a/c', 'hello')])
+  const b = index.topics.get('a/b')!
+  b.messages = 41
+  b.retained = true
+  b.kind = 'binary'
+  b.sample = '<binary 9 bytes> é😀'
+  b.sizeBytes = 9
+  t.deepEqual(plain(index.topics.get('a/b')!), { messages: 41, retained: true, lastSeen: T0, kind: 'binary', sample: '<binary 9 bytes> é😀', sizeBytes: 9 })
+  b.retained = false
+  t.false(index.topics.get('a/b')!.retained)
+  t.is(index.topics.get('a/c')!.sample, 'hello')
+  const r = renderTree(index, { budgetChars: 10_000 })
+  t.like(r.tree[0]!.children![0], { path: 'a/b', messages: 41, retained: 0, kind: 'binary', sample: '<binary 9 bytes> é😀' })
+  t.is(r.message_count, 42)
 })
 
 test('retained messages mark the topic retained and are not counted as live messages', (t) => {
@@ -192,11 +303,11 @@ test('10,000 retained topics render within a 60,000 character budget with folded
   t.is(r.message_count, 0)
   t.true(r.folded)
   t.true(jsonLength(r) <= 54_000)
-  const nodes = nodesOf(r.tree)
-  const folded = nodes.filter((n) => n.folded === true)
+  t.true(jsonLength(r) >= 0.95 * 54_000, 'most of the budget is used')
+  const folded = foldedOf(r)
   t.true(folded.length > 0)
-  t.true(folded.every((n) => n.topics === 100 && n.retained === 100 && /^site\/a\d\/b\d$/.test(n.path)))
-  // the top levels stay visible: the root and all of its ten children are unfolded
+  t.true(folded.every((n) => (n.topics === 100 && n.retained === 100 && /^site\/a\d\/b\d$/.test(n.path)) || /^site\/a\d\/b\d\/\+$/.test(n.path)))
+  // the top levels stay visible: the root, all of its ten children and their hundred children
   t.is(r.tree.length, 1)
   t.is(r.tree[0]!.children?.length, 10)
   t.true(r.tree[0]!.children!.every((n) => n.children?.length === 10))
@@ -217,14 +328,131 @@ test('100,000 topics render within the budget too', (t) => {
   t.deepEqual(problemsOf(r), [])
 })
 
-test('a budget too small for the roots gives one summary node that still counts everything', (t) => {
+const READING = '{"temperature":21.5,"humidity":40,"battery":97,"linkquality":120}'
+
+/** `bench/g<i>/s<k>`: `groups` branches of `per` topics each, retained, like the bench's discover scenario. */
+function groupsIndex(groups: number, per: number): TopicIndex {
+  const index = initialTopicIndex({ maxTopics: 100_000 })
+  const payload = Buffer.from(READING)
+  for (let g = 0; g < groups; g++) {
+    for (let k = 0; k < per; k++) {
+      indexStep(index, msg(`bench/g${String(g).padStart(4, '0')}/s${String(k).padStart(2, '0')}`, payload, { retain: true, at: T0 + g * per + k }))
+    }
+  }
+  return index
+}
+
+test('100,000 topics under 1,000 branches show as many branches as fit and fold the rest of the level into + with its counts', (t) => {
+  const index = groupsIndex(1000, 100)
+  const started = performance.now()
+  const r = renderTree(index, { budgetChars: 60_000 })
+  const length = jsonLength(r)
+  const nodes = nodesOf(r.tree)
+  t.log(`render ${(performance.now() - started).toFixed(0)} ms, ${length} chars, ${nodes.length} nodes`)
+
+  t.true(length <= 54_000)
+  t.true(length >= 0.95 * 54_000, `${length} chars: most of the budget is used`)
+  t.true(nodes.length >= 300, `${nodes.length} nodes`)
+  t.like(r, { topic_count: 100_000, retained_count: 100_000, folded: true })
+  t.is(r.tree.length, 1)
+  const groups = r.tree[0]!.children!
+  t.true(groups.length >= 300, `${groups.length} branches shown`)
+  // the biggest branches (all equal here) in name order, then one node for the rest of the level
+  const shown = groups.slice(0, -1)
+  t.deepEqual(shown.map((n) => n.name), shown.map((_, i) => `g${String(i).padStart(4, '0')}`))
+  t.like(groups.at(-1), { name: '+', path: 'bench/+', topics: 100_000 - 100 * shown.length, retained: 100_000 - 100 * shown.length, folded: true })
+  t.is(groups.at(-1)!.last_seen, iso(T0 + 99_999))
+  t.true(shown.slice(1).every((n) => n.folded === true && n.topics === 100))
+  t.deepEqual(problemsOf(r), [])
+})
+
+test('one path is shown down to a topic with its sample, so a tree folded at its second level still shows what its topics carry', (t) => {
+  const r = renderTree(groupsIndex(1000, 100), { budgetChars: 60_000 })
+  const first = r.tree[0]!.children![0]!
+  t.like(first, { path: 'bench/g0000', topics: 100 })
+  t.like(first.children?.[0], { path: 'bench/g0000/s00', kind: 'json', sample: READING.slice(0, 80) })
+  t.like(first.children?.at(-1), { path: 'bench/g0000/+', topics: 99, folded: true })
+  t.deepEqual(problemsOf(r), [])
+})
+
+test('the biggest branches are unfolded first, by topics and by live messages', (t) => {
+  const messages: Message[] = []
+  // fleet: 3,000 retained topics in 30 branches; misc: 600 retained branches of one topic; busy: 20 topics with 500 live messages each
+  for (let b = 0; b < 30; b++) for (let d = 0; d < 100; d++) messages.push(msg(`fleet/b${String(b).padStart(2, '0')}/d${String(d).padStart(2, '0')}`, '1', { retain: true }))
+  for (let m = 0; m < 600; m++) messages.push(msg(`misc/m${String(m).padStart(3, '0')}`, 'x', { retain: true }))
+  for (let n = 0; n < 500; n++) for (let s = 0; s < 20; s++) messages.push(msg(`busy/s${String(s).padStart(2, '0')}`, String(n), { at: T0 + n }))
+  const r = renderTree(indexAll(messages), { budgetChars: 20_000 })
+  t.true(jsonLength(r) <= 18_000)
+  const [busy, fleet, misc] = r.tree
+  t.like(busy, { path: 'busy', topics: 20, messages: 10_000 })
+  t.is(busy!.children?.length, 20)
+  t.true(busy!.children!.every((n) => n.kind === 'number'))
+  t.like(fleet, { path: 'fleet', topics: 3000 })
+  t.deepEqual(fleet!.children?.map((n) => n.topics), Array(30).fill(100))
+  // one-topic branches of misc are the smallest: folded first
+  t.like(misc, { path: 'misc', topics: 600, folded: true })
+  t.deepEqual(problemsOf(r), [])
+})
+
+test('a level of 100,000 children shows the busiest and biggest first and folds the rest into one + node', (t) => {
+  const index = initialTopicIndex({ maxTopics: 100_000 })
+  for (let i = 0; i < 100_000; i++) indexStep(index, msg(`wide/d${String(i).padStart(6, '0')}`, 'on', { retain: true, at: T0 + i }))
+  // every thousandth topic is live too
+  for (let i = 500; i < 100_000; i += 1000) for (let n = 0; n < 3; n++) indexStep(index, msg(`wide/d${String(i).padStart(6, '0')}`, 'off', { at: T0 + 200_000 + n }))
+  const started = performance.now()
+  const r = renderTree(index, { budgetChars: 60_000 })
+  t.log(`render ${(performance.now() - started).toFixed(0)} ms, ${jsonLength(r)} chars, ${nodesOf(r.tree).length} nodes`)
+  t.true(jsonLength(r) <= 54_000)
+  t.true(jsonLength(r) >= 0.95 * 54_000)
+  const kids = r.tree[0]!.children!
+  t.true(kids.length > 300)
+  const rest = kids.at(-1)!
+  t.like(rest, { name: '+', path: 'wide/+', topics: 100_000 - (kids.length - 1), messages: 0, folded: true })
+  const live = kids.filter((n) => n.messages > 0)
+  t.is(live.length, 100, 'every live topic is shown')
+  t.true(live.every((n) => n.messages === 3))
+  t.deepEqual(problemsOf(r), [])
+})
+
+test('deep trees fold by branch within the budget', (t) => {
+  // a binary tree 17 levels deep below deep/: 100,000 topics
+  const index = initialTopicIndex({ maxTopics: 100_000 })
+  for (let i = 0; i < 100_000; i++) indexStep(index, msg(`deep/${i.toString(2).padStart(17, '0').split('').join('/')}`, String(i), { retain: true, at: T0 + i }))
+  const r = renderTree(index, { budgetChars: 60_000 })
+  const nodes = nodesOf(r.tree)
+  t.log(`${jsonLength(r)} chars, ${nodes.length} nodes`)
+  t.true(jsonLength(r) <= 54_000)
+  t.true(jsonLength(r) >= 0.95 * 54_000)
+  t.true(nodes.length >= 200)
+  // the path to one topic, 18 levels down, with its sample
+  t.true(nodes.some((n) => n.path === `deep/${'0/'.repeat(16)}0` && n.sample === '0'))
+  t.deepEqual(problemsOf(r), [])
+
+  // a chain: every level has 20 topics and one branch that goes on, 60 levels deep
+  const chain: Message[] = []
+  for (let d = 0; d < 60; d++) for (let k = 0; k < 20; k++) chain.push(msg(`${'next/'.repeat(d)}t${String(k).padStart(2, '0')}`, 'v'))
+  for (const budgetChars of [2000, 20_000, 200_000]) {
+    const c = renderTree(indexAll(chain), { budgetChars })
+    t.true(jsonLength(c) <= budgetChars * 0.9)
+    t.deepEqual(problemsOf(c), [], `budget ${budgetChars}`)
+  }
+})
+
+test('a budget too small for anything but the totals gives one summary node that still counts everything', (t) => {
   const index = indexAll(Array.from({ length: 5000 }, (_, i) => msg(`device-${i}`, 'ok', { at: T0 + i })))
-  const r = renderTree(index, { budgetChars: 2000 })
-  t.true(jsonLength(r) <= 2000)
+  const r = renderTree(index, { budgetChars: 300 })
+  t.true(jsonLength(r) <= 270)
   t.deepEqual(r, {
     topic_count: 5000, message_count: 5000, retained_count: 0, truncated: false, folded: true,
     tree: [{ name: '#', path: '#', topics: 5000, messages: 5000, retained: 0, last_seen: iso(T0 + 4999), folded: true }],
   })
+  // a little more budget shows the first roots and sums the others in + (the top level's rest)
+  const more = renderTree(index, { budgetChars: 2000 })
+  t.true(jsonLength(more) <= 1800)
+  const rest = more.tree.at(-1)!
+  t.true(more.tree.length > 5)
+  t.like(rest, { name: '+', path: '+', topics: 5000 - (more.tree.length - 1), folded: true })
+  t.deepEqual(problemsOf(more), [])
 })
 
 test('samples are dropped before structure is folded', (t) => {
@@ -286,12 +514,15 @@ test('an empty index renders an empty tree', (t) => {
   })
 })
 
-test('for any topics and any budget of 2000 or more the JSON fits and the counts are conserved', (t) => {
+test('for any topics and any budget of 2000 or more the JSON fits, the counts are conserved and the output is deterministic', (t) => {
   const level = fc.oneof(
-    fc.constantFrom('', 'a', 'b', 'sensor', 'x"y\\z', '\u0001\n', 'ü', '😀', '\ud800', 'zigbee2mqtt', '$SYS'),
+    fc.constantFrom('', 'a', 'b', 'sensor', 'x"y\\z', '\u0001\n', 'ü', '😀', '\ud800', 'zigbee2mqtt', '$SYS', 'a-b', 'a.b'),
     fc.string({ maxLength: 12 }),
   )
-  const topic = fc.array(level, { minLength: 1, maxLength: 6 }).map((ls) => ls.join('/'))
+  // a few names per level make bushy trees that have to be folded; free names make odd ones
+  const bushy = fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'a-b', 'a.b', 'a b'), { minLength: 1, maxLength: 6 })
+  // topic names never hold the wildcards + and # (MQTT 3.1.1 §4.7.1): a broker refuses to publish on them
+  const topic = fc.oneof(fc.array(level, { minLength: 1, maxLength: 6 }), bushy).map((ls) => ls.join('/').replace(/[+#]/g, '_'))
   const payload = fc.oneof(
     fc.constantFrom('', '42', '{ "a": [1, 2] }', 'on', '"quoted"', 'true'),
     fc.string({ maxLength: 200 }),
@@ -300,19 +531,37 @@ test('for any topics and any budget of 2000 or more the JSON fits and the counts
   const message = fc.record({ topic, payload, retain: fc.boolean(), at: fc.integer({ min: 0, max: 4_102_444_800_000 }) })
   fc.assert(
     fc.property(
-      fc.array(message, { maxLength: 400 }),
-      fc.integer({ min: 2000, max: 200_000 }),
+      fc.array(message, { maxLength: 1500 }),
+      fc.oneof(fc.integer({ min: 2000, max: 20_000 }), fc.integer({ min: 2000, max: 200_000 })),
       fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }),
-      fc.integer({ min: 1, max: 500 }),
+      fc.integer({ min: 1, max: 1500 }),
       (ms, budgetChars, depth, maxTopics) => {
-        const index = indexAll(ms.map((m) => msg(m.topic, m.payload, m)), { maxTopics })
-        const r = renderTree(index, depth === undefined ? { budgetChars } : { budgetChars, depth })
+        const messages = ms.map((m) => msg(m.topic, m.payload, m))
+        const opts = depth === undefined ? { budgetChars } : { budgetChars, depth }
+        const index = indexAll(messages, { maxTopics })
+        const r = renderTree(index, opts)
+        const json = JSON.stringify(r)
         const topics = new Set(ms.map((m) => m.topic))
         const live = ms.filter((m) => !m.retain && index.topics.has(m.topic)).length
-        if (jsonLength(r) > budgetChars * 0.9) return false
-        if (r.topic_count !== Math.min(topics.size, maxTopics) || r.message_count !== live) return false
-        if (r.truncated !== topics.size > maxTopics) return false
-        return problemsOf(r).length === 0
+        const fail = (what: string): never => {
+          throw new Error(`${what}: ${json.slice(0, 2000)}`)
+        }
+        if (json.length > budgetChars * 0.9) fail(`${json.length} chars over ${budgetChars * 0.9}`)
+        // folding leaves unused at most what one more node (and its sample) would have cost
+        if (r.folded && json.length < budgetChars * 0.9 - 2500) fail(`folded with only ${json.length} of ${budgetChars * 0.9} chars used`)
+        if (r.topic_count !== Math.min(topics.size, maxTopics) || r.message_count !== live) fail('totals')
+        if (r.truncated !== topics.size > maxTopics) fail('truncated')
+        const problems = problemsOf(r)
+        if (problems.length > 0) fail(problems.join('; '))
+        if (JSON.stringify(renderTree(index, opts)) !== json) fail('a second render differs')
+        if (topics.size <= maxTopics) {
+          // with one payload per topic the index does not depend on the order of arrival, and neither may the tree
+          const payloads = new Map(messages.map((m) => [m.topic, m.payload]))
+          const same = messages.map((m) => ({ ...m, payload: payloads.get(m.topic)! }))
+          const forward = JSON.stringify(renderTree(indexAll(same, { maxTopics }), opts))
+          if (JSON.stringify(renderTree(indexAll([...same].reverse(), { maxTopics }), opts)) !== forward) fail('another arrival order renders another tree')
+        }
+        return true
       },
     ),
     { numRuns: 300 },
