@@ -46,7 +46,7 @@ export function filterMatches(filter: string, topic: string): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // payloads
 
-export type PayloadKind = 'small-json' | 'text' | 'medium-json' | 'binary-64k'
+export type PayloadKind = 'small-json' | 'text' | 'medium-json' | 'binary-64k' | 'empty'
 
 /**
  * Payload mixes, as 20 slots each (5 % a slot). Message i goes to topic i mod topics and takes the kind of slot
@@ -54,11 +54,13 @@ export type PayloadKind = 'small-json' | 'text' | 'medium-json' | 'binary-64k'
  *  - small-json: the 81-byte sensor reading, every message.
  *  - payload-mix: 50 % plain text, 25 % 476-byte JSON, 25 % 64 KB binary.
  *  - mixed (the "normal traffic" of cpu-normal): 40 % small JSON, 30 % text, 25 % 476-byte JSON, 5 % 64 KB binary.
+ *  - empty: zero bytes, which, published retained, clears a topic's retained message.
  */
 export const MIXES = {
   'small-json': { 'small-json': 20 },
   'payload-mix': { text: 10, 'medium-json': 5, 'binary-64k': 5 },
   mixed: { 'small-json': 8, text: 6, 'medium-json': 5, 'binary-64k': 1 },
+  empty: { empty: 20 },
 } as const satisfies Record<string, Partial<Record<PayloadKind, number>>>
 
 export type MixName = keyof typeof MIXES
@@ -117,6 +119,8 @@ function pool(kind: PayloadKind): Buffer[] {
     case 'binary-64k':
       // random bytes are not UTF-8: the server sees them as binary
       return Array.from({ length: 4 }, () => randomBytes(BINARY_BYTES))
+    case 'empty':
+      return [Buffer.alloc(0)]
   }
 }
 

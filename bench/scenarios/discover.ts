@@ -93,6 +93,8 @@ export const discover: Scenario = {
         }
       } finally {
         await server.close()
+        // cleared, or every later `#` subscription (the feed's) would start with a replay of these topics
+        await runLoad({ url: ctx.broker.url, count: n, qos: 1, retain: true, topics: { prefix, count: n }, mix: 'empty', window: 200 })
       }
     }
     return { figures, details }
