@@ -178,6 +178,21 @@ test('sniffMessage analyses a message once for every window that prunes it, and 
   t.deepEqual(first.fields?.map((f) => f.value), [21.5, 40])
 })
 
+test('sniffMessage reads the numbers of top-level fields as JSON.parse does', (t) => {
+  const numbers = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.float({ noNaN: true, noDefaultInfinity: true }).map((x) => Math.round(x * 1000) / 1000))
+  fc.assert(
+    fc.property(fc.array(numbers, { minLength: 1, maxLength: 8 }), (values) => {
+      const json = `{${values.map((v, i) => `"k${i}":${JSON.stringify(v)}`).join(',')}}`
+      const parsed = Object.values(JSON.parse(json) as Record<string, number>)
+      t.deepEqual(sniffMessage(msg('n/1', json, 0)).fields?.map((f) => f.value), parsed, json)
+    }),
+    { numRuns: 2000 },
+  )
+  for (const text of ['-0', '12.50', '0.1', '-3.000', '123456789012345', '1234567890123456789', '1e3', '-2.5E-3', '1.']) {
+    t.is(sniffMessage(msg('n/2', `{"v":${text}}`, 0)).fields?.[0]?.value, Number(text), text)
+  }
+})
+
 test('pruneResult gives the same summary when windows interleave on shared messages', (t) => {
   // two windows fed the same Message objects back to back, as a session feeds overlapping windows
   const input = Array.from({ length: 300 }, (_, i) => msg(`s/${i % 3}`, i % 2 === 0 ? `{"v":${i},"w":${-i}}` : `{"w":${i}}`, i * 10))
