@@ -1,13 +1,16 @@
 /**
  * Reads the V8 CPU profiles the server leaves with `--profile` (node --cpu-prof) and summarises where its time
  * went: the functions with the most self time, and self time per package (node_modules/<name>, the server's own
- * dist/ files, node internals, GC).
+ * src/ folders, node internals, GC). dist/ is an esbuild bundle: positions in it are mapped back to their source
+ * files through the source maps beside each chunk.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { SourceMap } from 'node:module'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 interface CpuProfile {
-  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }>
+  nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number }; hitCount?: number }>
   startTime: number
   endTime: number
   samples?: number[]
@@ -28,9 +31,26 @@ function packageOf(url: string, name: string): string {
   if (url.startsWith('node:')) return 'node:internal'
   const nm = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)
   if (nm !== null) return nm[1]!
-  const own = /\/dist\/(.+)$/.exec(url)
+  const own = /(?:^|\/)(?:src|dist)\/(.+)$/.exec(url)
   if (own !== null) return `server:${own[1]!.split('/')[0]}`
   return url.replace(/^file:\/\//, '')
+}
+
+/** Maps a position in a bundled file to its source file and line, through the `.map` beside it (cached per file). */
+function sourceMapper(): (url: string, line: number, column: number) => { url: string; line: number } | undefined {
+  const maps = new Map<string, SourceMap | undefined>()
+  return (url, line, column) => {
+    if (!url.startsWith('file://') || !url.includes('/dist/')) return undefined
+    let map = maps.get(url)
+    if (!maps.has(url)) {
+      const file = `${fileURLToPath(url)}.map`
+      map = existsSync(file) ? new SourceMap(JSON.parse(readFileSync(file, 'utf8')) as ConstructorParameters<typeof SourceMap>[0]) : undefined
+      maps.set(url, map)
+    }
+    const entry = map?.findEntry(line, column) as { originalSource?: string; originalLine?: number } | undefined
+    if (entry?.originalSource === undefined) return undefined
+    return { url: entry.originalSource.replace(/^(?:\.\.\/)+/, ''), line: entry.originalLine ?? 0 }
+  }
 }
 
 export function summariseProfile(file: string, top = 15): ProfileSummary {
@@ -43,14 +63,18 @@ export function summariseProfile(file: string, top = 15): ProfileSummary {
   const byPackage = new Map<string, number>()
   let total = 0
   let idle = 0
+  const mapped = sourceMapper()
   for (const node of profile.nodes) {
     const us = selfUs.get(node.id) ?? 0
     if (us === 0) continue
     total += us
-    const { functionName, url, lineNumber } = node.callFrame
+    const { functionName, columnNumber } = node.callFrame
+    const source = mapped(node.callFrame.url, node.callFrame.lineNumber, columnNumber)
+    const url = source?.url ?? node.callFrame.url
+    const lineNumber = source?.line ?? node.callFrame.lineNumber
     const name = functionName === '' ? '(anonymous)' : functionName
     if (name === '(idle)' || name === '(program)') idle += us
-    const where = url === '' ? '' : `${url.replace(/^file:\/\/.*?\/(node_modules|dist)\//, '$1/')}:${lineNumber + 1}`
+    const where = url === '' ? '' : `${url.replace(/^file:\/\/.*?\/(node_modules|dist|src)\//, '$1/')}:${lineNumber + 1}`
     const key = `${name} ${where}`
     const entry = byFunction.get(key) ?? { name, where, us: 0 }
     entry.us += us
