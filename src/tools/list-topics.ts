@@ -38,6 +38,10 @@ const output = object({
 
 const FOLDED_NOTE =
   'Some branches are folded to fit the output budget (folded: true, with their counts; a node named + sums the rest of its level); call again with a narrower pattern to open them.'
+/** Mosquitto's default per-client queue (max_queued_messages): a retained replay beyond it can lose QoS 0 messages. */
+const LARGE_REPLAY = 1000
+const LARGE_REPLAY_NOTE =
+  'Many retained messages arrived at once: a broker with a per-client queue limit (Mosquitto max_queued_messages, 1000 by default) drops what a subscriber cannot take fast enough, so some retained topics may be missing; a second call or a narrower pattern shows whether counts change.'
 const NO_RETAINED_NOTE =
   'No retained messages were seen. Some brokers (RabbitMQ) do not deliver retained messages to wildcard subscriptions.'
 
@@ -75,7 +79,7 @@ export const listTopics = defineTool({
       const notes: string[] = []
       if (w.state.truncated) notes.push(`Stopped indexing at max_topics (${args.max_topics}); raise it or narrow pattern to see the rest.`)
       // the notes that depend on the tree are in while sizing it, and dropped below when they do not apply
-      if (topics > 0) notes.push(FOLDED_NOTE, NO_RETAINED_NOTE)
+      if (topics > 0) notes.push(FOLDED_NOTE, NO_RETAINED_NOTE, LARGE_REPLAY_NOTE)
       else notes.push(`Nothing was published below ${args.pattern} in ${args.duration_seconds} s and nothing is retained there.`)
       const interruptions = gapsBetween(session, w.startedAt, w.endedAt)
       // the answer is this frame plus the tree's JSON: the tree gets what the frame leaves of the budget
@@ -86,7 +90,9 @@ export const listTopics = defineTool({
         budgetChars: Math.max(1, Math.floor(treeChars / 0.9)),
         ...(args.depth !== undefined ? { depth: args.depth } : {}),
       })
-      const shownNotes = notes.filter((n) => (n !== FOLDED_NOTE || tree.folded) && (n !== NO_RETAINED_NOTE || tree.retained_count === 0))
+      const shownNotes = notes.filter(
+        (n) => (n !== FOLDED_NOTE || tree.folded) && (n !== NO_RETAINED_NOTE || tree.retained_count === 0) && (n !== LARGE_REPLAY_NOTE || tree.retained_count > LARGE_REPLAY),
+      )
       return E.right({
         session_id: session.id,
         pattern: args.pattern,
