@@ -697,24 +697,19 @@ function summaryLine(name: string, count: number, kept: number, range: Range | u
 export function pruneResult(state: PruneState): PruneResult {
   const s = state as State
   if (s.all !== undefined) return keepEverything(s, s.all)
-  const keep = new Map<number, Message>()
-  const ruleOf = new Map<number, PruneRule>()
+  /** seq → the message and the rule that kept it. */
+  const keep = new Map<number, readonly [Message, PruneRule]>()
 
-  for (const h of s.errorHead) keep.set(h.seq, h.m)
-  for (const h of s.errorTail.values()) keep.set(h.seq, h.m)
-  for (const seq of keep.keys()) ruleOf.set(seq, 'error')
-  const error = keep.size
+  for (const h of s.errorHead) keep.set(h.seq, [h.m, 'error'])
+  for (const h of s.errorTail.values()) keep.set(h.seq, [h.m, 'error'])
 
   // Topics by message count, then first seen: a busy topic's first and last show how it moved, a one-off
   // topic (first = last, often a retained state) needs one place. When one place is left for a pair, the
   // last message goes in: it is the topic's current state.
   const holders = [...s.topics.values()].filter((t) => t.holder).sort((a, b) => b.count - a.count || a.order - b.order)
-  let firstLast = 0
   const keepHeld = (seq: number, m: Message | undefined): void => {
     if (m === undefined || keep.has(seq) || keep.size >= s.target) return
-    keep.set(seq, m)
-    ruleOf.set(seq, 'first_last')
-    firstLast++
+    keep.set(seq, [m, 'first_last'])
   }
   for (const t of holders) {
     if (keep.size >= s.target) break
@@ -729,12 +724,7 @@ export function pruneResult(state: PruneState): PruneResult {
     if (seq !== NO_MESSAGE && !keep.has(seq)) strata.push(j)
   }
   const room = s.target - keep.size
-  let sample = 0
-  const take = (j: number): void => {
-    keep.set(s.bucketSeq[j]!, s.bucketMsg[j]!)
-    ruleOf.set(s.bucketSeq[j]!, 'sample')
-    sample++
-  }
+  const take = (j: number): void => void keep.set(s.bucketSeq[j]!, [s.bucketMsg[j]!, 'sample'])
   if (strata.length <= room) strata.forEach(take)
   else {
     for (let g = 0; g < room; g++) {
@@ -750,7 +740,8 @@ export function pruneResult(state: PruneState): PruneResult {
   }
 
   const order = [...keep.entries()].sort((a, b) => a[0] - b[0])
-  const kept = order.map((e) => e[1])
+  const kept = order.map((e) => e[1][0])
+  const rules = order.map((e) => e[1][1])
 
   const keptPerTopic = new Map<string, number>()
   let keptOther = 0
@@ -772,8 +763,8 @@ export function pruneResult(state: PruneState): PruneResult {
     seen: s.seen,
     keptCount: kept.length,
     dropped: s.seen - kept.length,
-    byRule: { error, first_last: firstLast, sample },
-    rules: order.map((e) => ruleOf.get(e[0])!),
+    byRule: countRules(rules),
+    rules,
     summary,
   }
 }
