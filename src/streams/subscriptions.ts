@@ -75,12 +75,26 @@ export function createSubscriptionTable(messages$: Observable<Message>, broker: 
   let active: readonly Entry[] = []
   let source: Subscription | undefined
 
+  // The session asks matchCount(topic) (copy dropping) just before delivering that message: the matching
+  // entries are remembered for the last topic and `active` array, so each message is matched once.
+  let matchedTopic: string | undefined
+  let matchedIn: readonly Entry[] = active
+  let matched: readonly Entry[] = []
+  const matching = (topic: string): readonly Entry[] => {
+    if (topic !== matchedTopic || matchedIn !== active) {
+      const found: Entry[] = []
+      for (const e of active) if (topicMatches(e.filter, topic)) found.push(e)
+      matchedTopic = topic
+      matchedIn = active
+      matched = found
+    }
+    return matched
+  }
+
   const deliver = (m: Message): void => {
-    const list = active
+    const list = matching(m.topic)
     for (let i = 0; i < list.length; i++) {
-      const e = list[i]!
-      if (!topicMatches(e.filter, m.topic)) continue
-      const subs = e.subscribers
+      const subs = list[i]!.subscribers
       for (let k = 0; k < subs.length; k++) subs[k]!.next(m)
     }
   }
@@ -174,11 +188,7 @@ export function createSubscriptionTable(messages$: Observable<Message>, broker: 
         send(entry)
       }
     },
-    matchCount: (topic) => {
-      let n = 0
-      for (const filter of entries.keys()) if (topicMatches(filter, topic)) n++
-      return n
-    },
+    matchCount: (topic) => matching(topic).length,
     list: () => [...entries.values()].map(({ filter, qos, granted, refs }) => ({ filter, qos, granted, refs })),
     completeAll: () => {
       const all = [...entries.values()]
