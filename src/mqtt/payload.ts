@@ -58,6 +58,19 @@ export function mayBeJson(buf: Buffer): boolean {
   return false
 }
 
+/**
+ * The kind of a UTF-8 payload known only by its head (`Message.cut`): a cut object or array is no longer JSON
+ * text, so its opening byte decides.
+ */
+export function headKind(head: Buffer): 'json' | 'text' {
+  for (let i = 0; i < head.length; i++) {
+    const b = head[i]!
+    if (b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d) continue
+    return b === 0x7b || b === 0x5b ? 'json' : 'text'
+  }
+  return 'text'
+}
+
 /** Parses a JSON payload, or undefined when it is not JSON (cheap for text: byte check first). */
 export function parseJson(buf: Buffer): { value: unknown } | undefined {
   if (!mayBeJson(buf)) return undefined
@@ -111,8 +124,7 @@ export function showPayload(buf: Buffer, maxBytes: number, cut?: { readonly size
     // a cut JSON document is not JSON any more: the whole one would be shown as text as well
     const n = Math.min(maxBytes, buf.length)
     if (!cut.utf8) return { payload: buf.subarray(0, n).toString('base64'), encoding: 'base64', kind: 'binary', size_bytes: cut.sizeBytes, truncated: true }
-    const first = buf[0]
-    return { payload: cutUtf8(buf, n), encoding: 'text', kind: first === 0x7b || first === 0x5b ? 'json' : 'text', size_bytes: cut.sizeBytes, truncated: true }
+    return { payload: cutUtf8(buf, n), encoding: 'text', kind: headKind(buf), size_bytes: cut.sizeBytes, truncated: true }
   }
   const size = buf.length
   if (size === 0) return { payload: '', encoding: 'text', kind: 'empty', size_bytes: 0, truncated: false }

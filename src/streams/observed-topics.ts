@@ -53,15 +53,6 @@ export function observedTree(o: ObservedTopics, budgetChars: number, depth?: num
     if (stats !== undefined) {
       stats.messages = e.live
       stats.retained = e.retained
-      const cut = e.last.cut
-      if (cut !== undefined) {
-        // described from its head: size and kind are the whole payload's
-        stats.sizeBytes = cut.sizeBytes
-        if (!cut.utf8) {
-          stats.kind = 'binary'
-          stats.sample = `<binary ${cut.sizeBytes} bytes>`
-        } else if (stats.kind === 'text' && (e.last.payload[0] === 0x7b || e.last.payload[0] === 0x5b)) stats.kind = 'json'
-      }
     }
   }
   index.truncated = o.dropped > 0

@@ -14,8 +14,8 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { compactJsonPrefix, jsonKindOf, utf8PrefixEnd } from '../mqtt/json-scan.js'
-import { mayBeJson, type PayloadKind } from '../mqtt/payload.js'
-import type { Message } from './types.js'
+import { headKind, mayBeJson, type PayloadKind } from '../mqtt/payload.js'
+import type { Message, PayloadCut } from './types.js'
 
 // -------------------------------------------------------------------------------------
 // model
@@ -340,29 +340,30 @@ export function indexStep(index: TopicIndex, m: Message): TopicIndex {
   if (m.retain) table.setRetained(row, true)
   else table.messages[row]!++
   if (m.receivedAt > table.lastSeen[row]!) table.lastSeen[row] = m.receivedAt
-  describeInto(table, row, m.payload, index.sampleChars)
+  describeInto(table, row, m.payload, index.sampleChars, m.cut)
   return index
 }
 
 /**
  * Sets size, kind and sample from a payload. The sample is written as bytes straight into the table's chunks:
  * nothing is decoded, and a text or JSON message on a known topic allocates nothing. Kinds are those of `classifyPayload`,
- * except that bytes that are not UTF-8 are always binary.
+ * except that bytes that are not UTF-8 are always binary. A kept head (`cut`) is described as its whole payload.
  */
-function describeInto(table: TopicTable, row: number, buf: Buffer, maxUnits: number): void {
-  table.sizeBytes[row] = buf.length
-  if (buf.length === 0) {
+function describeInto(table: TopicTable, row: number, buf: Buffer, maxUnits: number, cut: PayloadCut | undefined): void {
+  const size = cut?.sizeBytes ?? buf.length
+  table.sizeBytes[row] = size
+  if (size === 0) {
     table.setKind(row, 'empty')
     table.commitSample(row, 0)
     return
   }
-  if (!isUtf8(buf)) {
+  if (cut !== undefined ? !cut.utf8 : !isUtf8(buf)) {
     table.setKind(row, 'binary')
-    table.setSample(row, `<binary ${buf.length} bytes>`)
+    table.setSample(row, `<binary ${size} bytes>`)
     return
   }
   // the byte check first: it turns plain text away in a few ns
-  const kind = mayBeJson(buf) ? jsonKindOf(buf) : undefined
+  const kind = cut !== undefined ? (headKind(buf) === 'json' ? 'json' : undefined) : mayBeJson(buf) ? jsonKindOf(buf) : undefined
   table.setKind(row, kind ?? 'text')
   if (maxUnits === 0) {
     table.commitSample(row, 0)
